@@ -1,0 +1,88 @@
+"""Regenerate the SVG screenshots in this folder (they are embedded in the README).
+
+Run: `.venv/bin/python screenshots/make_screenshots.py`
+
+Each picture is the real console in `--demo`, driven headless by Pilot, with the
+wall clock and the host readings fixed and the simulated host frozen, so that a
+re-run changes a picture only when the UI changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from textual.pilot import Pilot  # noqa: E402
+
+from tests.ui.helpers import demo_app, wait_until  # noqa: E402
+from tui.app import NpuConsoleApp  # noqa: E402
+
+Scene = Callable[[NpuConsoleApp, Pilot[None]], Awaitable[None]]
+
+
+async def devices_ready(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await wait_until(pilot, lambda: "Asking the device tool" not in str(
+        app.main.query_one("#tool-output").render()), what="the npu-smi reading")
+    await wait_until(pilot, lambda: app.session.run_dir is not None, what="the run directory")
+    await pilot.pause(0.2)
+
+
+async def show_server(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await devices_ready(app, pilot)
+    await pilot.press("2")
+    await pilot.pause(0.2)
+
+
+async def open_palette(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await devices_ready(app, pilot)
+    await pilot.press("ctrl+p")
+    await pilot.pause(0.5)
+
+
+async def open_profile_picker(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await devices_ready(app, pilot)
+    await pilot.press("p")
+    await pilot.pause(0.8)
+
+
+SCENES: dict[str, tuple[tuple[int, int], Scene]] = {
+    "main-200x50": ((200, 50), devices_ready),
+    "main-80x24": ((80, 24), devices_ready),
+    "server-80x24": ((80, 24), show_server),
+    "palette-120x36": ((120, 36), open_palette),
+    "profiles-120x36": ((120, 36), open_profile_picker),
+}
+
+
+async def shoot(name: str, size: tuple[int, int], scene: Scene, root: Path) -> Path:
+    app = demo_app(root / "runs", frozen=True)
+    async with app.run_test(size=size) as pilot:
+        await scene(app, pilot)
+        path = app.save_screenshot(filename=f"{name}.svg", path=str(HERE))
+    return Path(path)
+
+
+async def main() -> None:
+    root = Path(tempfile.gettempdir()) / "npu-console-screenshots"
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ.update({
+        "XDG_DATA_HOME": str(root / "data"),
+        "XDG_CONFIG_HOME": str(root / "config"),
+        "NPU_CONSOLE_SIM_HOME": str(root / "sim"),
+        "NPU_CONSOLE_SIM_FROZEN": "1",
+    })
+    os.chdir(root.parent)
+    for name, (size, scene) in SCENES.items():
+        print(await shoot(name, size, scene, root))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

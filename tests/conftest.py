@@ -1,0 +1,25 @@
+"""Test-wide isolation: no test reads or writes the operator's real config, data or sim folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """XDG folders and the simulated host's home in a fresh temporary folder; cwd there too.
+
+    Running from the repo root would otherwise make its `profiles/` the "cwd"
+    profiles of every test.
+    """
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("NPU_CONSOLE_SIM_HOME", str(home / "sim"))
+    monkeypatch.chdir(home)
+    return home

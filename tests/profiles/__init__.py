@@ -1,0 +1,1 @@
+"""Tests of the profile model, validation, storage, discovery, the shipped profiles and the CLI."""

@@ -1,0 +1,95 @@
+"""The `npu-console` command line.
+
+This module is imported by every invocation, `--help` included, so it imports
+only the standard library at the top: the Textual app, httpx and the
+subcommands' modules are imported inside the functions that need them.
+Exit status (CONTRACTS.md): 0 success, 1 the work ran and failed, 2 bad usage
+or unreadable input; every non-zero exit says on stderr what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tui import __version__
+
+DESCRIPTION = (
+    "A full-screen console for bringing up LLMs with vLLM on Ascend NPU hosts: "
+    "devices, server launch and log, playground, and one-key stages."
+)
+EPILOG = """\
+examples:
+  npu-console --demo                       open the console on a simulated NPU host
+  npu-console --profile qwen2.5-coder-0.5b-ascend
+  npu-console profiles list                the profiles this console can see
+  npu-console profiles validate my.toml    check a profile, naming file, line and key of each mistake
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="npu-console",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"npu-console {__version__}")
+    parser.add_argument("--profile", metavar="NAME|PATH", help="open the console on this profile (a picker if none)")
+    parser.add_argument("--variant", metavar="NAME", help="the profile variant to use (default: the profile's)")
+    parser.add_argument(
+        "--runs-dir", metavar="DIR", type=Path,
+        help="where run directories go (default: $XDG_DATA_HOME/npu-console/runs)",
+    )
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="open the console against the built-in simulated NPU host (no hardware needed)",
+    )
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    profiles = subcommands.add_parser(
+        "profiles", help="list, show and validate profiles",
+        description="List, show and validate npu-console profiles.",
+    )
+    from tui.commands import profiles as profiles_command
+
+    profiles_command.add_arguments(profiles)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "profiles":
+        from tui.commands import profiles as profiles_command
+
+        return profiles_command.run(args)
+    return run_console(args)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    """Open the TUI (`npu-console [--demo] [--profile …]`)."""
+    from tui.startup import StartupError, build_session
+
+    try:
+        session = build_session(
+            profile=args.profile, variant=args.variant, runs_dir=args.runs_dir, demo=args.demo,
+            env=dict(os.environ),
+        )
+    except StartupError as error:
+        print(f"npu-console: {error}", file=sys.stderr)
+        return 2
+    if not sys.stdout.isatty() and not os.environ.get("NPU_CONSOLE_ALLOW_NO_TTY"):
+        print("npu-console: the console needs a terminal; run it in a terminal (or tmux), "
+              "or use a subcommand such as `npu-console profiles list`.", file=sys.stderr)
+        return 2
+    from tui.app import make_app
+
+    make_app(session).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

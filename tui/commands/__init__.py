@@ -1,0 +1,1 @@
+"""Headless subcommands of `npu-console`: each module adds its arguments and runs, no Textual imported."""

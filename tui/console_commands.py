@@ -1,0 +1,39 @@
+"""The console's commands as data: palette title, key, action and help.
+
+One list drives both the key bindings in the footer and the command palette,
+so the two can never disagree. Titles marked in CONTRACTS.md are fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConsoleCommand:
+    """A palette entry and its key binding."""
+
+    title: str
+    key: str
+    action: str  # a Textual action string on the app, e.g. "switch_profile"
+    help: str
+    footer_label: str = ""  # shown in the footer when set
+
+    @property
+    def help_line(self) -> str:
+        return f"{self.help} · key {self.key}"
+
+
+CONSOLE_COMMANDS: tuple[ConsoleCommand, ...] = (
+    ConsoleCommand("Switch profile", "p", "switch_profile", "Pick another profile for this session", "Profile"),
+    ConsoleCommand("Switch variant", "v", "switch_variant", "Pick the profile variant to launch", "Variant"),
+    ConsoleCommand("Show devices", "1", "show_area('devices')", "Bring the Devices area to the front"),
+    ConsoleCommand("Show server", "2", "show_area('server')", "Bring the Server area to the front"),
+    ConsoleCommand("Show playground", "3", "show_area('playground')", "Bring the Playground area to the front"),
+    ConsoleCommand("Show stages", "4", "show_area('stages')", "Bring the Stages area to the front"),
+    ConsoleCommand("Refresh devices", "r", "refresh_devices", "Read the device tool again now", "Refresh"),
+    ConsoleCommand(
+        "Copy launch command", "c", "copy_launch", "Copy the exact launch script to the clipboard", "Copy cmd"
+    ),
+    ConsoleCommand("Zoom area", "z", "toggle_zoom", "Give the active area the whole window, or restore", "Zoom"),
+)

@@ -1,0 +1,1 @@
+"""Reading device telemetry: npu-smi, nvidia-smi, host CPU and memory."""

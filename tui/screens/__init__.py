@@ -1,0 +1,1 @@
+"""Textual screens of npu-console (the UI side; the headless core never imports these)."""

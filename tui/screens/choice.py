@@ -1,0 +1,76 @@
+"""A keyboard-first modal list: pick one of a few things (a profile, a variant)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One line of the list. A choice with `problem` is shown, greyed, and cannot be picked."""
+
+    key: str
+    label: str
+    detail: str = ""
+    problem: str | None = None
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """Returns the chosen `Choice.key`, or None on Esc."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical {
+        width: 90%; max-width: 110; height: auto; max-height: 80%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    ChoiceScreen Label { margin-bottom: 1; }
+    ChoiceScreen OptionList { height: auto; max-height: 20; border: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, title: str, choices: list[Choice], hint: str = "", current: str | None = None) -> None:
+        super().__init__()
+        self._title = title
+        self._choices = choices
+        self._hint = hint
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = self._title
+            if self._hint:
+                yield Label(self._hint)
+            yield OptionList(*[self._option(choice) for choice in self._choices])
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        for index, choice in enumerate(self._choices):
+            if choice.key == self._current and choice.problem is None:
+                options.highlighted = index
+                break
+
+    def _option(self, choice: Choice) -> Option:
+        text = Text(no_wrap=False)
+        marker = "● " if choice.key == self._current else "  "
+        text.append(marker + choice.label, style="bold" if choice.problem is None else "dim")
+        if choice.detail:
+            text.append("  " + choice.detail, style="dim")
+        if choice.problem:
+            text.append("\n    " + choice.problem, style="red")
+        return Option(text, id=choice.key, disabled=choice.problem is not None)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

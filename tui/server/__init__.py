@@ -1,0 +1,1 @@
+"""Launching, stopping and attaching to a model server; reading what its log says."""

@@ -1,0 +1,83 @@
+"""From command-line choices to a `ConsoleSession`: profile lookup, demo host, runs folder.
+
+Kept apart from the CLI so the tests build sessions exactly the way
+`npu-console` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from tui.clock import Clock, SystemClock
+from tui.profiles import Profile, ProfileError, load_profile, resolve_profile, shipped_profiles_dir
+from tui.session import ConsoleSession
+from tui.xdg import data_home, default_runs_dir
+
+DEMO_PROFILE = "demo.toml"
+SIM_HOME_VAR = "NPU_CONSOLE_SIM_HOME"
+
+
+class StartupError(Exception):
+    """A sentence saying why the console cannot open, and what to do."""
+
+
+def build_session(
+    *,
+    profile: str | None,
+    variant: str | None,
+    runs_dir: Path | None,
+    demo: bool,
+    env: Mapping[str, str],
+    clock: Clock | None = None,
+) -> ConsoleSession:
+    """Resolve everything the console needs before its first paint."""
+    session_env = dict(env)
+    sim_home: Path | None = None
+    note: str | None = None
+    if demo:
+        from tui.sim.demo import prepare_demo_host
+
+        sim_home = Path(session_env.get(SIM_HOME_VAR) or data_home() / "sim")
+        try:
+            host = prepare_demo_host(sim_home)
+        except OSError as error:
+            raise StartupError(
+                f"could not prepare the simulated host in {sim_home}: {error.strerror}; "
+                f"set {SIM_HOME_VAR} to a writable folder"
+            ) from error
+        session_env = host.env(session_env)
+        note = (
+            "This is a simulated NPU host: npu-smi and vllm are stand-ins (tui.sim) "
+            "that behave like a 910B machine. Nothing here touches real hardware."
+        )
+    loaded = _load(profile, demo)
+    if loaded is not None and variant is not None:
+        try:
+            loaded.variant(variant)
+        except ProfileError as error:
+            raise StartupError(str(error)) from error
+    return ConsoleSession(
+        profile=loaded,
+        runs_root=(runs_dir or default_runs_dir()).expanduser().absolute(),
+        env=session_env,
+        clock=clock or SystemClock(),
+        simulated=demo,
+        sim_home=sim_home,
+        variant=variant if variant is not None else (loaded.default_variant if loaded else None),
+        startup_note=note,
+    )
+
+
+def _load(profile: str | None, demo: bool) -> Profile | None:
+    try:
+        if profile is not None:
+            return load_profile(resolve_profile(profile))
+        if demo:
+            return load_profile(shipped_profiles_dir() / DEMO_PROFILE)
+    except ProfileError as error:
+        raise StartupError(f"{error}. Fix the profile, or check it with `npu-console profiles validate`.") \
+            from error
+    except OSError as error:
+        raise StartupError(f"could not read the profile: {error}") from error
+    return None

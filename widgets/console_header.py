@@ -1,0 +1,61 @@
+"""The one-line header: which profile, what the server is doing, where it answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+SERVER_STATE_STYLES = {
+    "not started": "dim",
+    "starting": "yellow",
+    "ready": "bold green",
+    "stopping": "yellow",
+    "stopped": "dim",
+    "failed": "bold red",
+    "attached": "bold cyan",
+}
+
+
+@dataclass(frozen=True)
+class HeaderInfo:
+    """Everything the header shows; the app builds a new one whenever something changes."""
+
+    profile: str | None
+    variant: str | None
+    server_state: str
+    url: str | None
+    simulated: bool
+
+
+class ConsoleHeader(Static):
+    """Draws a `HeaderInfo`."""
+
+    DEFAULT_CSS = """
+    ConsoleHeader {
+        height: 1;
+        background: $panel;
+        color: $text;
+    }
+    """
+
+    def show(self, info: HeaderInfo) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(" npu-console ", style="bold reverse")
+        if info.simulated:  # first, so that even 80 columns show it
+            text.append(" ")
+            text.append(" SIMULATED HOST ", style="bold black on yellow")
+        text.append("  profile ", style="dim")
+        if info.profile is None:
+            text.append("none chosen", style="italic")
+        else:
+            text.append(info.profile, style="bold")
+            if info.variant:
+                text.append(f" · {info.variant}", style="cyan")
+        text.append("   server ", style="dim")
+        text.append(info.server_state, style=SERVER_STATE_STYLES.get(info.server_state, ""))
+        if info.url:
+            text.append("   ")
+            text.append(info.url, style="underline")
+        self.update(text)

@@ -1,0 +1,80 @@
+"""The Stages area: the long jobs of a bring-up and their settings in this profile."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from tui.profiles import Profile
+from widgets.area import AreaView
+
+
+def stages_table(profile: Profile) -> Table:
+    """One row per stage with the settings the profile gives it."""
+    stages = profile.stages
+    table = Table(box=None, padding=(0, 1), show_edge=False, expand=True)
+    table.add_column("Stage", style="bold", no_wrap=True)
+    table.add_column("Settings", overflow="fold")
+    dequant = stages.dequant
+    if dequant.source or dequant.destination:
+        block = f" · block {dequant.block_size}" if dequant.block_size else " · block from config.json"
+        table.add_row("Dequant", f"{dequant.source or '?'} → {dequant.destination or '?'}{block}")
+    else:
+        table.add_row("Dequant", Text("no FP8 source in this profile", style="dim"))
+    bench = stages.bench
+    rate = "inf" if math.isinf(bench.serve.request_rate) else f"{bench.serve.request_rate:g}/s"
+    table.add_row("Latency", f"{bench.latency.runs} sequential × {bench.latency.max_tokens} tokens")
+    table.add_row(
+        "Concurrency",
+        f"{bench.concurrency.requests} requests, {bench.concurrency.concurrency} in flight, "
+        f"{bench.concurrency.max_tokens} tokens",
+    )
+    table.add_row(
+        "Serve",
+        f"{bench.serve.num_prompts} prompts · {bench.serve.random_input_len} in / "
+        f"{bench.serve.random_output_len} out · rate {rate} · {bench.serve.endpoint}",
+    )
+    precision = stages.precision
+    limits = precision.thresholds
+    gates = [f"top-1 ≥ {limits.top1_agreement_min:g}", f"cosine ≥ {limits.cosine_min:g}"]
+    if limits.relative_error_max is not None:
+        gates.append(f"rel. error < {limits.relative_error_max:g}")
+    gates.append(f"noise floor × {limits.noise_floor_ratio_max:g}")
+    table.add_row(
+        "Precision",
+        f"cpu fp32 vs {precision.device} {precision.dtype} · {len(precision.prompts)} prompts · "
+        + ", ".join(gates),
+    )
+    evidence = stages.evidence
+    if evidence.prompts:
+        table.add_row("Evidence", f"{len(evidence.prompts)} {evidence.mode} prompts")
+    table.add_row("Python", stages.python or Text("the console's own", style="dim"))
+    return table
+
+
+class StagesView(AreaView):
+    """Draws the stage settings and where this session's evidence goes."""
+
+    DEFAULT_CSS = """
+    StagesView > Static { height: auto; }
+    StagesView #run-dir { color: $text-muted; margin-top: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("No profile chosen.", id="stages")
+        yield Static("", id="run-dir")
+
+    def show_profile(self, profile: Profile) -> None:
+        self.query_one("#stages", Static).update(stages_table(profile))
+
+    def show_run_dir(self, path: Path | None, error: str | None = None) -> None:
+        label = self.query_one("#run-dir", Static)
+        if error:
+            label.update(Text(error, style="bold red"))
+        elif path is not None:
+            label.update(Text(f"Evidence of this session: {path}", overflow="fold"))
