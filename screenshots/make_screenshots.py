@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from textual.pilot import Pilot  # noqa: E402
+from textual.widgets import DataTable  # noqa: E402
 
 from tests.ui.helpers import demo_app, wait_until  # noqa: E402
 from tui.app import NpuConsoleApp  # noqa: E402
@@ -29,8 +30,7 @@ Scene = Callable[[NpuConsoleApp, Pilot[None]], Awaitable[None]]
 
 
 async def devices_ready(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
-    await wait_until(pilot, lambda: "Asking the device tool" not in str(
-        app.main.query_one("#tool-output").render()), what="the npu-smi reading")
+    await wait_until(pilot, lambda: app.main.query_one("#chips", DataTable).row_count > 0, what="the npu-smi reading")
     await wait_until(pilot, lambda: app.session.run_dir is not None, what="the run directory")
     await pilot.pause(0.2)
 

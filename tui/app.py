@@ -16,13 +16,24 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
-from tui.devices.host import HostSampler, HostSource
-from tui.devices.locate import find_npu_smi, find_nvidia_smi, not_found_sentence
+from tui.devices.host import HostSampler, HostSource, disk_probe_path
+from tui.devices.processes import HeldMemory
+from tui.devices.visible_devices import visible_devices
+from tui.proc_tree import stop_tree
 from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.commands import ConsoleCommandsProvider
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.device_monitor import DeviceMonitor
 from tui.screens.main import MainScreen
-from tui.screens.messages import DeviceToolRead, HostSampled, ProfileLoaded, RunDirReady
+from tui.screens.messages import (
+    DevicesPolled,
+    DevicesUnavailable,
+    HostSampled,
+    ProfileLoaded,
+    RunDirReady,
+    TreeStopped,
+)
 from tui.server.launch_plan import launch_plan
 from tui.session import ConsoleSession
 from widgets.console_header import ConsoleHeader, HeaderInfo
@@ -32,7 +43,6 @@ from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
 DEVICE_TOOL_TIMEOUT_S = 10.0
-SLOW_TOOL_S = 1.0  # a device tool slower than this is worth pointing out
 
 
 class NpuConsoleApp(App[None]):
@@ -56,12 +66,16 @@ class NpuConsoleApp(App[None]):
         *,
         host_interval_s: float = 2.0,
         host_sampler: HostSource | None = None,
+        device_interval_s: float = 2.0,
+        device_timeout_s: float = DEVICE_TOOL_TIMEOUT_S,
     ) -> None:
         super().__init__()
         self.session = session
         self._host_interval_s = host_interval_s
         self._host_sampler = host_sampler or HostSampler()
         self._main_screen = MainScreen()
+        self.devices = DeviceMonitor(session, device_interval_s, device_timeout_s, self._devices_shown)
+        self._pending_release: tuple[HeldMemory, int | None] | None = None  # a stopped holder, HBM before
 
     # ---- structure -------------------------------------------------------------------------
 
@@ -76,10 +90,12 @@ class NpuConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         await self.push_screen(self._main_screen)
+        await self._main_screen.mount(self.devices)
         self._show_profile()
-        self.set_interval(self._host_interval_s, self._sample_host)
-        self._sample_host()
-        self.action_refresh_devices()
+        self.set_interval(self._host_interval_s, self._read_host)
+        self.set_interval(1.0, self._show_device_age)
+        self._read_host()
+        self.devices.start()
         if self.session.startup_note:
             self.notify(self.session.startup_note, timeout=8)
         if self.session.profile is None:
@@ -91,12 +107,17 @@ class NpuConsoleApp(App[None]):
 
     def action_show_area(self, area_id: str) -> None:
         self.main.show_area(area_id)
+        if area_id == "devices":
+            self.devices.poll_now()  # reads pause while the area is hidden
 
     def action_toggle_zoom(self) -> None:
         self.main.toggle_zoom()
 
     def action_refresh_devices(self) -> None:
-        self._read_device_tool()
+        if self.devices.reading:
+            self.notify("A device read is still running; the next one starts when it ends.")
+        if not self.devices.poll_now():
+            self.notify("There is no device tool on this host to read.", severity="warning")
 
     def action_copy_launch(self) -> None:
         profile = self.session.profile
@@ -157,36 +178,33 @@ class NpuConsoleApp(App[None]):
 
     # ---- workers ---------------------------------------------------------------------------
 
-    def _sample_host(self) -> None:
-        self._read_host()
-
     @work(exclusive=True, group="host")
     async def _read_host(self) -> None:
         snapshot = await asyncio.to_thread(self._host_sampler.sample)
         self.post_message(HostSampled(snapshot))
 
-    @work(exclusive=True, group="devices")
-    async def _read_device_tool(self) -> None:
-        env = self.session.env
-        tool = find_npu_smi(env)
-        argv = [tool, "info"] if tool else None
-        if argv is None:
-            nvidia = find_nvidia_smi(env)
-            argv = [nvidia] if nvidia else None
-        if argv is None:
-            self.post_message(DeviceToolRead("no device tool", "", not_found_sentence()))
+    @work(group="stop-holder")
+    async def _stop_holder(self, row: HeldMemory) -> None:
+        """Ask, then stop the tree of the process holding device memory, then re-read the devices."""
+        pid = row.kill_pid
+        if pid is None:
+            self.notify(f"Process {row.device.pid} is not visible from here (another container?); "
+                        "stop it where it runs.", severity="warning")
             return
-        result = await self.session.command_runner.run(argv, timeout=DEVICE_TOOL_TIMEOUT_S, env={"LC_ALL": "C"})
-        when = self.session.clock.now().strftime("%H:%M:%S")
-        source = f"{' '.join(argv)} · {when}"
-        if result.duration_s >= SLOW_TOOL_S:
-            source += f" · took {result.duration_s:.1f} s"
-        if self.session.simulated:
-            source += " · simulated"
-        error = result.error
-        if error is None and result.returncode != 0:
-            error = f"{argv[0]} exited with status {result.returncode}: {result.output.strip() or 'no output'}"
-        self.post_message(DeviceToolRead(source, result.output, error))
+        host = row.host
+        what = host.command if host else f"pid {pid}"
+        memory = f"{row.device.memory_mb} MB" if row.device.memory_mb is not None else "device memory"
+        question = (f"Stop process {pid} and everything it started?\n\n{what}\n\n"
+                    f"It holds {memory} on NPU {row.device.npu}. SIGTERM first, SIGKILL after 5 s.")
+        if row.leftover:
+            question += f"\n\nWhy it looks left over: {row.leftover}."
+        if not await self.push_screen_wait(ConfirmScreen("Stop a device-memory holder", question, "Stop it")):
+            return
+        before = self._chip_hbm(row)
+        report = await asyncio.to_thread(stop_tree, pid)
+        self._pending_release = (row, before)
+        self.post_message(TreeStopped(row, report))
+        self.devices.poll_now()
 
     @work(thread=True, exclusive=True, group="run-dir")
     def _create_run_dir(self) -> None:
@@ -208,9 +226,35 @@ class NpuConsoleApp(App[None]):
         for view in self.main.query(DevicesView):
             view.show_host(message.snapshot)
 
-    def on_device_tool_read(self, message: DeviceToolRead) -> None:
+    def on_devices_polled(self, message: DevicesPolled) -> None:
+        now = self.session.clock.monotonic()
+        selected = self._selected_logic_ids()
         for view in self.main.query(DevicesView):
-            view.show_tool_output(message.source, message.output, message.error)
+            view.show_message(None)
+            view.show_status(message.state, now, self.devices.interval_s)
+            view.show_devices(message.state, selected, now, self.devices.interval_s)
+            if message.state.error is None:
+                view.show_holders(message.holders)
+        self._report_release(message)
+
+    def on_devices_unavailable(self, message: DevicesUnavailable) -> None:
+        for view in self.main.query(DevicesView):
+            view.show_message(message.sentence)
+
+    def on_devices_view_kill_requested(self, message: DevicesView.KillRequested) -> None:
+        self._stop_holder(message.row)
+
+    def on_tree_stopped(self, message: TreeStopped) -> None:
+        report = message.report
+        if report.error:
+            self.notify(report.error, title="Not stopped", severity="error", timeout=10)
+            self._pending_release = None
+        elif report.survivors:
+            self.notify(f"Still running after {report.last_signal}: pids "
+                        f"{', '.join(map(str, report.survivors))}.", title="Not all stopped", severity="error")
+        else:
+            self.notify(f"Stopped {len(report.stopped)} process(es) with {report.last_signal}; "
+                        "reading the devices to see the memory come back…")
 
     def on_run_dir_ready(self, message: RunDirReady) -> None:
         for view in self.main.query(StagesView):
@@ -221,6 +265,60 @@ class NpuConsoleApp(App[None]):
         self._show_profile()
         self._create_run_dir()
         self.notify(f"Using profile {message.profile.name}.")
+
+    # ---- devices ---------------------------------------------------------------------------
+
+    def _devices_shown(self) -> bool:
+        """Whether the Devices area is on screen (reads pause when it is not)."""
+        main = self.main
+        if not main.is_mounted:
+            return True
+        if main.maximized is not None:
+            return main.maximized.id == "devices"
+        return not main.has_class("-compact") or main.active_area == "devices"
+
+    def _selected_logic_ids(self) -> set[int]:
+        profile = self.session.profile
+        if profile is None:
+            return set()
+        try:
+            env = profile.effective_env(profile.variant(self.session.variant))
+        except ProfileError:
+            return set()
+        return set(visible_devices(env) or ())
+
+    def _chip_hbm(self, row: HeldMemory) -> int | None:
+        state = self.devices.state
+        if state is None or state.snapshot is None:
+            return None
+        for chip in state.snapshot.chips:
+            if chip.npu == row.device.npu and (row.device.chip is None or chip.chip == row.device.chip):
+                return chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+        return None
+
+    def _report_release(self, message: DevicesPolled) -> None:
+        """After a stop: once the pid has left the device's table, say how much memory came back."""
+        if self._pending_release is None or message.state.error is not None:
+            return
+        row, before = self._pending_release
+        snapshot = message.state.snapshot
+        if snapshot is None or any(p.pid == row.device.pid for p in snapshot.processes):
+            return
+        self._pending_release = None
+        after = self._chip_hbm(row)
+        where = f"NPU {row.device.npu}" + (f"/{row.device.chip}" if row.device.chip is not None else "")
+        if before is not None and after is not None:
+            self.notify(f"{where}: {before - after} MB came back ({before} → {after} MB used).",
+                        title="Memory released", timeout=10)
+        else:
+            self.notify(f"Process {row.device.pid} no longer holds memory on {where}.", title="Memory released")
+
+    def _show_device_age(self) -> None:
+        state = self.devices.state
+        if state is None:
+            return
+        for view in self.main.query(DevicesView):
+            view.show_status(state, self.session.clock.monotonic(), self.devices.interval_s)
 
     # ---- drawing ---------------------------------------------------------------------------
 
@@ -244,6 +342,8 @@ class NpuConsoleApp(App[None]):
             main.query_one(ServerView).show_error(str(error))
         else:
             main.query_one(ServerView).show_plan(profile, plan)
+            if isinstance(self._host_sampler, HostSampler):
+                self._host_sampler.disk_path = disk_probe_path(plan.model, self.session.env)
         main.query_one(PlaygroundView).show_profile(profile)
         main.query_one(StagesView).show_profile(profile)
 
@@ -253,8 +353,11 @@ def make_app(
     *,
     host_interval_s: float = 2.0,
     host_sampler: HostSource | None = None,
+    device_interval_s: float = 2.0,
+    device_timeout_s: float = DEVICE_TOOL_TIMEOUT_S,
 ) -> NpuConsoleApp:
     """Build the console for `session` (the CLI and the tests both come through here)."""
-    return NpuConsoleApp(session, host_interval_s=host_interval_s, host_sampler=host_sampler)
+    return NpuConsoleApp(session, host_interval_s=host_interval_s, host_sampler=host_sampler,
+                         device_interval_s=device_interval_s, device_timeout_s=device_timeout_s)
 
 

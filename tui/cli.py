@@ -27,6 +27,8 @@ examples:
   npu-console --profile qwen2.5-coder-0.5b-ascend
   npu-console profiles list                the profiles this console can see
   npu-console profiles validate my.toml    check a profile, naming file, line and key of each mistake
+  npu-console smi --json                   this host's chips, health, HBM and processes as JSON
+  npu-console smi --file saved.txt         parse a saved `npu-smi info` output
 """
 
 
@@ -54,8 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="List, show and validate npu-console profiles.",
     )
     from tui.commands import profiles as profiles_command
+    from tui.commands import smi as smi_command
 
     profiles_command.add_arguments(profiles)
+    smi = subcommands.add_parser(
+        "smi", help="read device telemetry (npu-smi, nvidia-smi, or a saved output)",
+        description="Read npu-smi or nvidia-smi (or parse a saved output) into one snapshot.",
+    )
+    smi_command.add_arguments(smi)
     return parser
 
 
@@ -66,6 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands import profiles as profiles_command
 
         return profiles_command.run(args)
+    if args.command == "smi":
+        from tui.commands import smi as smi_command
+
+        return smi_command.run(args)
     return run_console(args)
 
 

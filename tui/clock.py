@@ -1,9 +1,10 @@
 """Time as a collaborator, so tests and screenshots can fix it.
 
-The app never calls `datetime.now()` or `time.monotonic()` directly: it asks the
-clock it was built with. `SystemClock` is the real one; `FrozenClock` keeps a
-fixed wall time (for run-directory names and SVG snapshots that must not change)
-while its monotonic time still advances, so timeouts keep working.
+The app never calls `datetime.now()` or `time.monotonic()` for what it shows or
+names: it asks the clock it was built with. `SystemClock` is the real one;
+`FrozenClock` stands still (for run-directory names, ages and SVG snapshots that
+must not change). Timeouts do not use this clock: they are asyncio's, so a
+frozen clock never stops a bounded call from ending.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class SystemClock:
 
 
 class FrozenClock:
-    """A wall clock stopped at `at`; monotonic time is the real one."""
+    """A clock stopped at `at`: every reading is the same."""
 
     def __init__(self, at: datetime | None = None) -> None:
         self._at = at or datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -45,4 +46,4 @@ class FrozenClock:
         return self._at
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return 1000.0

@@ -35,6 +35,7 @@ class ConsoleSession:
     variant: str | None = None
     run_dir: Path | None = None
     startup_note: str | None = None  # a sentence to show once the console is up
+    launched_pids: tuple[int, ...] = ()  # roots of the server tree this console started (ours, not leftovers)
 
     def __post_init__(self) -> None:
         if self.runner is None:

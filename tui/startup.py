@@ -6,7 +6,9 @@ Kept apart from the CLI so the tests build sessions exactly the way
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from tui.clock import Clock, SystemClock
@@ -52,6 +54,10 @@ def build_session(
             "that behave like a 910B machine. Nothing here touches real hardware."
         )
     loaded = _load(profile, demo)
+    if demo and loaded is not None:
+        loaded, moved = _demo_port(loaded)
+        if moved:
+            note = f"{note} Port {moved} is busy here, so the demo server will use {loaded.server.port}."
     if loaded is not None and variant is not None:
         try:
             loaded.variant(variant)
@@ -67,6 +73,30 @@ def build_session(
         variant=variant if variant is not None else (loaded.default_variant if loaded else None),
         startup_note=note,
     )
+
+
+def _demo_port(profile: Profile) -> tuple[Profile, int | None]:
+    """The demo profile moved to a free loopback port when its own is taken (returns the old one).
+
+    Only the demo does this: on a real host a busy port is a finding for preflight,
+    not something to paper over.
+    """
+    wanted = profile.server.port
+    if _port_free(profile.server.host, wanted):
+        return profile, None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = int(probe.getsockname()[1])
+    return replace(profile, server=replace(profile.server, port=free)), wanted
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host or "127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _load(profile: str | None, demo: bool) -> Profile | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
-from textual.widgets import OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
 
 from tests.ui.helpers import demo_app, wait_until
 from tui.app import NpuConsoleApp
@@ -23,7 +24,7 @@ def text_of(app: NpuConsoleApp, selector: str) -> str:
 
 
 def devices_read(app: NpuConsoleApp) -> bool:
-    return "Asking the device tool" not in text_of(app, "#tool-output")
+    return app.main.query_one("#chips", DataTable).row_count > 0
 
 
 async def test_demo_shows_four_areas_header_and_simulated_npu_smi(tmp_path: Path) -> None:
@@ -37,8 +38,13 @@ async def test_demo_shows_four_areas_header_and_simulated_npu_smi(tmp_path: Path
             assert screen.area(area_id).display, f"{area_id} should be visible at 200x50"
         header = text_of(app, "#header")
         assert "demo" in header and "SIMULATED HOST" in header and "http://127.0.0.1:" in header
-        table = text_of(app, "#tool-output")
-        assert "npu-smi" in table and "910B3" in table and "HBM-Usage(MB)" in table
+        chips = app.main.query_one("#chips", DataTable)
+        assert chips.row_count == 8
+        first = [str(cell) for cell in chips.get_row_at(0)]
+        assert first[1:5] == ["0/0", "0", "910B3", "OK"]
+        assert first[0] == "▶", "ASCEND_RT_VISIBLE_DEVICES=0 in the demo profile marks chip 0"
+        assert "/65536" in first[5]
+        assert "npu-smi 24.1.0" in text_of(app, "#status")
         launch = text_of(app, "#launch")
         assert "vllm serve" in launch
         assert str(app.session.sim_home) in launch, "the model path is expanded against the session env"
@@ -138,8 +144,27 @@ async def test_missing_device_tool_is_explained(tmp_path: Path) -> None:
     session = ConsoleSession(profile=profile, runs_root=tmp_path / "runs", env={"PATH": "/nonexistent"})
     app = NpuConsoleApp(session)
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_until(pilot, lambda: devices_read(app), what="the device tool attempt")
-        message = text_of(app, "#tool-output")
+        await wait_until(pilot, lambda: "npu-smi" in text_of(app, "#message"), what="the device tool attempt")
+        message = text_of(app, "#message")
         assert "Neither npu-smi nor nvidia-smi was found" in message
         assert "--demo" in message
         assert app.main.query_one(DevicesView) is not None
+
+
+
+async def test_demo_moves_off_a_busy_port(tmp_path: Path) -> None:
+    holder = socket.socket()
+    try:
+        try:
+            holder.bind(("127.0.0.1", 8000))
+        except OSError:
+            pass  # something else holds 8000 already: just as busy
+        app = demo_app(tmp_path / "runs")
+        profile = app.session.profile
+        assert profile is not None and profile.server.port != 8000
+        assert app.session.startup_note is not None and "Port 8000 is busy" in app.session.startup_note
+        async with app.run_test(size=(200, 50)) as pilot:
+            await pilot.pause()
+            assert f":{profile.server.port}" in text_of(app, "#header")
+    finally:
+        holder.close()

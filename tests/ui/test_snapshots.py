@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from tests.ui.helpers import demo_app, wait_until
 from tui.app import NpuConsoleApp
@@ -31,7 +32,7 @@ def frozen_demo(monkeypatch: pytest.MonkeyPatch) -> NpuConsoleApp:
 async def settled(pilot: Pilot[None]) -> None:
     app = pilot.app
     assert isinstance(app, NpuConsoleApp)
-    await wait_until(pilot, lambda: "Asking the device tool" not in str(app.main.query_one("#tool-output").render()),
+    await wait_until(pilot, lambda: app.main.query_one("#chips", DataTable).row_count > 0,
                      what="the npu-smi reading")
     await wait_until(pilot, lambda: "Evidence of this session" in str(app.main.query_one("#run-dir").render()),
                      what="the run directory")

@@ -1,9 +1,12 @@
-"""Host CPU and memory, the numbers that explain a slow weight load or an OOM kill."""
+"""Host CPU, memory and disk: the numbers that explain a slow weight load or an OOM kill."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import psutil
@@ -19,6 +22,8 @@ class HostSnapshot:
     memory_used_bytes: int
     memory_total_bytes: int
     swap_used_bytes: int
+    disk_path: Path | None = None  # where the model lives (or the nearest folder that exists)
+    disk_free_bytes: int | None = None
 
     @property
     def memory_pct(self) -> float:
@@ -32,10 +37,15 @@ class HostSource(Protocol):
 
 
 class HostSampler:
-    """Reads /proc through psutil; cheap (well under a millisecond), never blocks on a device."""
+    """Reads /proc through psutil; cheap (well under a millisecond), never blocks on a device.
 
-    def __init__(self) -> None:
+    `disk_path` is where free space matters (the model's folder); set it when the
+    profile changes.
+    """
+
+    def __init__(self, disk_path: Path | None = None) -> None:
         self._primed = False
+        self.disk_path = disk_path
 
     def sample(self) -> HostSnapshot:
         cpu = psutil.cpu_percent(interval=None)  # since the previous call; meaningless the first time
@@ -46,6 +56,12 @@ class HostSampler:
             load: float | None = os.getloadavg()[0]
         except OSError:
             load = None
+        disk_free: int | None = None
+        if self.disk_path is not None:
+            try:
+                disk_free = shutil.disk_usage(self.disk_path).free
+            except OSError:
+                disk_free = None
         return HostSnapshot(
             cpu_pct=cpu_pct,
             cpu_count=psutil.cpu_count(logical=True) or 1,
@@ -53,4 +69,27 @@ class HostSampler:
             memory_used_bytes=int(memory.total - memory.available),
             memory_total_bytes=int(memory.total),
             swap_used_bytes=int(psutil.swap_memory().used),
+            disk_path=self.disk_path if disk_free is not None else None,
+            disk_free_bytes=disk_free,
         )
+
+
+def disk_probe_path(model: str, env: Mapping[str, str]) -> Path:
+    """The folder whose free space matters for `model` (a path, or a hub id).
+
+    A model path gives its nearest existing folder; a hub id gives the hub cache
+    the server would download into (ModelScope's or Hugging Face's), else home.
+    """
+    candidates: list[str] = []
+    if model.startswith(("/", "~", ".")):
+        candidates.append(model)
+    candidates += [env.get("MODELSCOPE_CACHE", ""), env.get("HF_HOME", ""), env.get("HOME", ""), "/"]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        path = Path(candidate).expanduser()
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        if path.exists():
+            return path
+    return Path("/")

@@ -7,6 +7,9 @@ from pathlib import Path
 from textual.message import Message
 
 from tui.devices.host import HostSnapshot
+from tui.devices.poller import DeviceState
+from tui.devices.processes import HeldMemory
+from tui.proc_tree import StopReport
 from tui.profiles import Profile
 
 
@@ -21,14 +24,30 @@ class HostSampled(Message):
         return isinstance(message, HostSampled)
 
 
-class DeviceToolRead(Message):
-    """One run of the device tool: what ran, its output, or why there is none."""
+class DevicesPolled(Message):
+    """One device read has ended (well or not), with the processes joined to the host's view."""
 
-    def __init__(self, source: str, output: str, error: str | None) -> None:
+    def __init__(self, state: DeviceState, holders: tuple[HeldMemory, ...]) -> None:
         super().__init__()
-        self.source = source
-        self.output = output
-        self.error = error
+        self.state = state
+        self.holders = holders
+
+
+class DevicesUnavailable(Message):
+    """This host has no device tool to read: the sentence says what to do."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__()
+        self.sentence = sentence
+
+
+class TreeStopped(Message):
+    """A process tree the operator asked to stop has been signalled (see `report`)."""
+
+    def __init__(self, target: HeldMemory, report: StopReport) -> None:
+        super().__init__()
+        self.target = target
+        self.report = report
 
 
 class RunDirReady(Message):

@@ -1,0 +1,171 @@
+"""`npu-console smi [--file F | --backend auto|npu|nvidia|replay] [--json]`: device telemetry from the shell.
+
+The same parsers and backends that feed the device panel, so an operator can
+check what the console will show (or attach `--json` to a bug report) without
+opening the TUI, and so a saved `npu-smi info` paste can be read anywhere.
+Exit status (CONTRACTS.md): 0 a snapshot without error, 1 the tool ran (or the
+saved output shows it ran) and reported an error, 2 bad usage, an unreadable
+file or no tool; every non-zero exit says why on stderr in one sentence.
+The device modules are imported inside `run`, so `--help` stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from tui.devices.snapshot import ChipReading, DeviceSnapshot
+
+EXIT_OK = 0
+EXIT_TOOL_ERROR = 1
+EXIT_BAD_INPUT = 2
+DEFAULT_TIMEOUT_S = 10.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `smi` options to its subparser."""
+    parser.description = parser.description or (
+        "Read the devices once, as the console's device panel does: run npu-smi (or nvidia-smi), or parse a "
+        "saved `npu-smi info` / `npu-smi info -m` / nvidia-smi CSV output, and print the chips and processes."
+    )
+    parser.add_argument(
+        "--file", metavar="F", default=None,
+        help="parse this saved output instead of running a tool (--backend replay reads it the same way)",
+    )
+    parser.add_argument(
+        "--backend", choices=("auto", "npu", "nvidia", "replay"), default=None,
+        help="which tool to run (default auto: npu-smi, else nvidia-smi)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the contract's snapshot)")
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+        help=f"give the tool this many seconds before giving up (default {DEFAULT_TIMEOUT_S:g})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Take one snapshot as the options say, print it, and return the exit status."""
+    file: str | None = getattr(args, "file", None)
+    backend: str | None = getattr(args, "backend", None)
+    as_json = bool(getattr(args, "json", False))
+    given_timeout = getattr(args, "timeout", None)
+    timeout = DEFAULT_TIMEOUT_S if given_timeout is None else float(given_timeout)
+    if file and backend not in (None, "replay"):
+        return _usage(f"--file reads a saved output and --backend {backend} runs a tool; choose one of them")
+    if backend == "replay" and not file:
+        return _usage("--backend replay plays a saved output back; give it with --file F")
+    if timeout <= 0:
+        return _usage("--timeout must be a positive number of seconds")
+    if file:
+        snapshot = _read_file(file)
+        if isinstance(snapshot, str):
+            print(f"npu-console smi: {snapshot}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    else:
+        picked = _take_snapshot(backend or "auto", timeout)
+        if isinstance(picked, str):
+            print(f"npu-console smi: {picked}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        snapshot = picked
+    if as_json:
+        print(json.dumps(snapshot.to_json_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_table(snapshot, sys.stdout)
+    if snapshot.error is not None:
+        print(f"npu-console smi: {snapshot.backend} reported an error: {snapshot.error}", file=sys.stderr)
+        return EXIT_TOOL_ERROR
+    return EXIT_OK
+
+
+def _usage(sentence: str) -> int:
+    print(f"npu-console smi: {sentence}.", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _read_file(path: str) -> DeviceSnapshot | str:
+    """The snapshot of a saved output, or the sentence saying why the file could not be read."""
+    from tui.devices.backends import parse_saved_output
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError as error:
+        return f"cannot read {path}: {error.strerror or error}; check the path and its permissions."
+    if not text.strip():
+        return f"{path} is empty; save the output of `npu-smi info` (or nvidia-smi) into it and try again."
+    return parse_saved_output(text)
+
+
+def _take_snapshot(kind: str, timeout: float) -> DeviceSnapshot | str:
+    import asyncio
+    import os
+
+    from tui.devices.backends import pick_backend
+    from tui.proc import SubprocessRunner
+
+    backend = pick_backend(kind, dict(os.environ))
+    if isinstance(backend, str):
+        return backend
+    return asyncio.run(backend.read(SubprocessRunner(), timeout))
+
+
+def _na(value: object, unit: str = "") -> str:
+    return "N/A" if value is None else f"{value}{unit}"
+
+
+def _memory(chip: ChipReading) -> str:
+    """HBM where the chip has it, else the Memory-Usage pair (310 family DDR)."""
+    used, total = (chip.hbm_used_mb, chip.hbm_total_mb)
+    if used is None and total is None:
+        used, total = chip.memory_used_mb, chip.memory_total_mb
+    if used is None and total is None:
+        return "N/A"
+    return f"{_na(used)} / {_na(total)}"
+
+
+def _columns(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip(), file=out)
+
+
+def print_table(snapshot: DeviceSnapshot, out: TextIO) -> None:
+    """The compact human view: a header line, one line per chip, the processes, then warnings.
+
+    The error, if any, is not printed here: `run` says it on stderr, where a script looks for it.
+    """
+    versions = ""
+    if snapshot.tool_version or snapshot.driver_version:
+        versions = f" {_na(snapshot.tool_version)} (driver {_na(snapshot.driver_version)})"
+    counts = f"{len(snapshot.chips)} chip(s), {len(snapshot.processes)} process(es)"
+    print(f"{snapshot.backend}{versions}: {counts}", file=out)
+    if snapshot.chips:
+        chip_rows: list[tuple[str, ...]] = [
+            ("NPU", "CHIP", "NAME", "HEALTH", "POWER", "TEMP", "UTIL", "MEMORY(MB)", "BUS-ID")
+        ]
+        chip_rows += [
+            (str(chip.npu), _na(chip.chip), _na(chip.name), _na(chip.health), _na(chip.power_w, "W"),
+             _na(chip.temp_c, "C"), _na(chip.util_pct, "%"), _memory(chip), _na(chip.bus_id))
+            for chip in snapshot.chips
+        ]
+        _columns(chip_rows, out)
+    if snapshot.processes:
+        print(file=out)
+        process_rows: list[tuple[str, ...]] = [("NPU", "CHIP", "PID", "NAME", "MEMORY(MB)")]
+        process_rows += [
+            (str(p.npu), _na(p.chip), str(p.pid), _na(p.name) if p.name != "" else "-", _na(p.memory_mb))
+            for p in snapshot.processes
+        ]
+        _columns(process_rows, out)
+    if snapshot.mapping:
+        print(file=out)
+        mapping_rows: list[tuple[str, ...]] = [("NPU", "CHIP", "LOGIC-ID", "NAME")]
+        mapping_rows += [(str(m.npu), str(m.chip), _na(m.logic_id), m.name) for m in snapshot.mapping]
+        _columns(mapping_rows, out)
+    for warning in snapshot.warnings:
+        print(f"warning: {warning}", file=out)
