@@ -16,11 +16,13 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
+from tui.devices.backends import NpuSmiBackend, read_npu_usages
 from tui.devices.host import HostSampler, HostSource, disk_probe_path
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import stop_tree
 from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
+from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.commands import ConsoleCommandsProvider
 from tui.screens.confirm import ConfirmScreen
@@ -243,6 +245,20 @@ class NpuConsoleApp(App[None]):
 
     def on_devices_view_kill_requested(self, message: DevicesView.KillRequested) -> None:
         self._stop_holder(message.row)
+
+    def on_devices_view_detail_requested(self, message: DevicesView.DetailRequested) -> None:
+        self._show_chip_detail(message.npu)
+
+    @work(group="chip-detail", exclusive=True)
+    async def _show_chip_detail(self, npu: int) -> None:
+        poller = self.devices.poller
+        backend = poller.backend if poller is not None else None
+        if not isinstance(backend, NpuSmiBackend):
+            self.notify("Usage rates come from npu-smi; this host's device tool has none.", severity="warning")
+            return
+        usages, error = await read_npu_usages(backend.path, self.session.command_runner, npu,
+                                              timeout=DEVICE_TOOL_TIMEOUT_S)
+        await self.push_screen_wait(ChipDetailScreen(npu, usages, error))
 
     def on_tree_stopped(self, message: TreeStopped) -> None:
         report = message.report

@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="where run directories go (default: $XDG_DATA_HOME/npu-console/runs)",
     )
     parser.add_argument(
+        "--interval", metavar="SECONDS", type=_positive_float, default=2.0,
+        help="seconds between device reads (default 2; a read that fails backs off up to 30 s)",
+    )
+    parser.add_argument(
         "--demo", action="store_true",
         help="open the console against the built-in simulated NPU host (no hardware needed)",
     )
@@ -99,8 +103,18 @@ def run_console(args: argparse.Namespace) -> int:
         return 2
     from tui.app import make_app
 
-    make_app(session).run()
+    make_app(session, device_interval_s=args.interval).run()
     return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
+    return value
 
 
 if __name__ == "__main__":

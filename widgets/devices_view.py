@@ -138,7 +138,7 @@ def logic_ids(snapshot: DeviceSnapshot) -> dict[tuple[int, int | None], int | No
 class DevicesView(AreaView):
     """Draws device state; posts `KillRequested` when the operator asks to stop a holder."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "kill_holder", "Stop holder", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "kill_holder", "Stop holder")]
 
     DEFAULT_CSS = """
     DevicesView #host { height: 1; }
@@ -149,6 +149,13 @@ class DevicesView(AreaView):
     DevicesView #message { height: auto; display: none; }
     DevicesView #message.-shown { display: block; }
     """
+
+    class DetailRequested(Message):
+        """The operator asked for the detail (usage rates) of NPU `npu`."""
+
+        def __init__(self, npu: int) -> None:
+            super().__init__()
+            self.npu = npu
 
     class KillRequested(Message):
         """The operator asked to stop the process holding memory in `row`."""
@@ -167,10 +174,10 @@ class DevicesView(AreaView):
         yield Static("Host  reading…", id="host")
         yield Static("Asking the device tool…", id="status")
         yield Static("", id="message")
-        chips: DataTable[Cell] = DataTable(id="chips", cursor_type="none", zebra_stripes=True)
+        chips: DataTable[Cell] = DataTable(id="chips", cursor_type="row", zebra_stripes=True)
         chips.add_columns(*CHIP_COLUMNS)
         yield chips
-        yield Static("Processes holding device memory  (k: stop the selected one)", id="processes-title")
+        yield Static("Processes holding device memory", id="processes-title")
         processes: DataTable[Cell] = DataTable(id="processes", cursor_type="row")
         processes.add_columns(*PROCESS_COLUMNS)
         yield processes
@@ -246,6 +253,10 @@ class DevicesView(AreaView):
         self.query_one("#processes-title", Static).update(title)
 
     # ---- input ---------------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "chips" and event.row_key.value is not None:
+            self.post_message(self.DetailRequested(int(event.row_key.value.split("/")[0])))
 
     def action_kill_holder(self) -> None:
         table = self.query_one("#processes", DataTable)

@@ -18,6 +18,7 @@ from tests.ui.helpers import wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.devices.host import HostSampler
 from tui.profiles import load_profile, shipped_profiles_dir
+from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
@@ -178,3 +179,27 @@ def _tool_processes(tmp_path: Path) -> int:
         if tool in cmdline and process.info.get("status") != psutil.STATUS_ZOMBIE:
             count += 1
     return count
+
+
+async def test_enter_on_a_chip_shows_its_usage_rates(tmp_path: Path) -> None:
+    demo = prepare_demo_host(tmp_path / "sim")
+    app = console(tmp_path, demo.env(dict(os.environ)))
+    async with app.run_test(size=(200, 50)) as pilot:
+        chips = app.main.query_one("#chips", DataTable)
+        await wait_until(pilot, lambda: chips.row_count == 8, what="the chips")
+        chips.focus()
+        chips.move_cursor(row=2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChipDetailScreen), what="the detail view")
+        detail = app.screen.query_one(Static).content
+        assert "AI Core" in _plain(detail) and "NPU 2" in _plain(detail)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.main, what="back to the main screen")
+
+
+def _plain(renderable: object) -> str:
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(renderable)
+    return console.export_text()

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 from tui.devices import locate
 from tui.devices.npu_smi_parser import BACKEND as NPU_SMI
-from tui.devices.npu_smi_parser import parse_npu_smi_info, parse_npu_smi_mapping
+from tui.devices.npu_smi_parser import parse_npu_smi_info, parse_npu_smi_mapping, parse_npu_smi_usages
 from tui.devices.nvidia_smi import BACKEND as NVIDIA_SMI
 from tui.devices.nvidia_smi import (
     apps_query_argv,
@@ -31,7 +31,7 @@ from tui.devices.nvidia_smi import (
     parse_nvidia_smi,
     parse_nvidia_smi_text,
 )
-from tui.devices.snapshot import ChipMapping, DeviceSnapshot
+from tui.devices.snapshot import ChipMapping, ChipUsage, DeviceSnapshot
 from tui.proc import CommandResult, CommandRunner
 
 BackendKind = Literal["auto", "npu", "nvidia", "replay"]
@@ -112,6 +112,20 @@ class NpuSmiBackend:
         self._reads = 0
         why = mapped.error or (mapped.output.strip().splitlines() or ["it printed nothing"])[-1]
         return replace(snapshot, warnings=(*snapshot.warnings, f"npu-smi info -m failed: {why}"))
+
+
+async def read_npu_usages(
+    path: str, runner: CommandRunner, npu: int, timeout: float
+) -> tuple[list[ChipUsage], str | None]:
+    """`npu-smi info -t usages -i NPU`: the per-chip rates for the detail view, or why there are none."""
+    result = await runner.run([path, "info", "-t", "usages", "-i", str(npu)], timeout=timeout, env=NPU_SMI_ENV)
+    if result.error is not None:
+        return [], result.error
+    usages = parse_npu_smi_usages(result.output)
+    if not usages:
+        said = result.output.strip().splitlines()
+        return [], said[-1] if said else f"npu-smi printed no usage rates for NPU {npu}"
+    return usages, None
 
 
 class NvidiaSmiBackend:

@@ -13,11 +13,11 @@ from textual.containers import Container
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer
 
 from widgets.area_tabs import AREAS, AreaTabs
 from widgets.console_header import ConsoleHeader
 from widgets.devices_view import DevicesView
+from widgets.key_bar import KeyBar
 from widgets.playground_view import PlaygroundView
 from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
@@ -40,7 +40,7 @@ class MainScreen(Screen[None]):
             yield ServerView(id="server", classes="area")
             yield PlaygroundView(id="playground", classes="area")
             yield StagesView(id="stages", classes="area")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         for index, (area_id, title) in enumerate(AREAS, start=1):

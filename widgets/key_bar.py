@@ -1,0 +1,71 @@
+"""The bottom line of key hints.
+
+Textual's `Footer` rebuilds all its widgets whenever the focus moves, which
+costs more than the area switch it follows. This bar is one `Static`: on each
+bindings change it rebuilds one line of text from the screen's active
+bindings, and redraws only when that text differs. A click on a hint presses
+its key.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.screen import Screen
+from textual.widgets import Static
+
+KEY_STYLE = "bold #ffa62b"
+PALETTE_KEY = "ctrl+p"
+
+
+class KeyBar(Static):
+    """Draws the shown bindings of the focused chain, then the command palette's key."""
+
+    DEFAULT_CSS = """
+    KeyBar {
+        dock: bottom;
+        height: 1;
+        background: $footer-background;
+        color: $footer-foreground;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: tuple[tuple[str, str, str], ...] | None = None
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, screen: Screen[object]) -> None:
+        hints: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.show or not active.enabled or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            hints.append((key, self.app.get_key_display(binding), binding.description))
+        self.show(tuple(hints))
+
+    def show(self, hints: tuple[tuple[str, str, str], ...]) -> None:
+        """Draw (key, how the key is shown, label) hints, unless they are what is shown already."""
+        if hints == self._shown:
+            return
+        self._shown = hints
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for key, display, label in hints:
+            start = len(text)
+            text.append(f" {display} ", style=KEY_STYLE)
+            text.append(f"{label} ")
+            text.apply_meta({"@click": f"app.simulate_key({key!r})"}, start, len(text))
+        if self.app.ENABLE_COMMAND_PALETTE:
+            start = len(text)
+            text.append("  ")
+            text.append(" ^p ", style=KEY_STYLE)
+            text.append("palette")
+            text.apply_meta({"@click": "app.command_palette"}, start, len(text))
+        self.update(text)
