@@ -16,27 +16,23 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
-from tui.devices.backends import NpuSmiBackend, read_npu_usages
 from tui.devices.host import HostSampler, HostSource, disk_probe_path
 from tui.devices.processes import HeldMemory
-from tui.devices.visible_devices import visible_devices
-from tui.proc_tree import stop_tree
 from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
-from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.commands import ConsoleCommandsProvider
-from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
+from tui.screens.devices_actions import DEVICE_TOOL_TIMEOUT_S, DevicesActions
 from tui.screens.main import MainScreen
 from tui.screens.messages import (
-    DevicesPolled,
-    DevicesUnavailable,
     HostSampled,
     ProfileLoaded,
     RunDirReady,
-    TreeStopped,
 )
+from tui.screens.server_actions import ServerActions
+from tui.screens.server_control import ServerControl
 from tui.server.launch_plan import launch_plan
+from tui.server.serving_metrics import MetricsHistory
 from tui.session import ConsoleSession
 from widgets.console_header import ConsoleHeader, HeaderInfo
 from widgets.devices_view import DevicesView
@@ -44,10 +40,8 @@ from widgets.playground_view import PlaygroundView
 from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
-DEVICE_TOOL_TIMEOUT_S = 10.0
 
-
-class NpuConsoleApp(App[None]):
+class NpuConsoleApp(ServerActions, DevicesActions):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"
@@ -78,6 +72,10 @@ class NpuConsoleApp(App[None]):
         self._main_screen = MainScreen()
         self.devices = DeviceMonitor(session, device_interval_s, device_timeout_s, self._devices_shown)
         self._pending_release: tuple[HeldMemory, int | None] | None = None  # a stopped holder, HBM before
+        self.server = ServerControl(session.http_transport)
+        self._holders: tuple[HeldMemory, ...] = ()  # who holds device memory, as of the last read
+        self._prelaunch_hbm: dict[tuple[int, int | None], int] | None = None
+        self._metrics = MetricsHistory()
 
     # ---- structure -------------------------------------------------------------------------
 
@@ -92,7 +90,7 @@ class NpuConsoleApp(App[None]):
 
     async def on_mount(self) -> None:
         await self.push_screen(self._main_screen)
-        await self._main_screen.mount(self.devices)
+        await self._main_screen.mount(self.devices, self.server)
         self._show_profile()
         self.set_interval(self._host_interval_s, self._read_host)
         self.set_interval(1.0, self._show_device_age)
@@ -114,12 +112,6 @@ class NpuConsoleApp(App[None]):
 
     def action_toggle_zoom(self) -> None:
         self.main.toggle_zoom()
-
-    def action_refresh_devices(self) -> None:
-        if self.devices.reading:
-            self.notify("A device read is still running; the next one starts when it ends.")
-        if not self.devices.poll_now():
-            self.notify("There is no device tool on this host to read.", severity="warning")
 
     def action_copy_launch(self) -> None:
         profile = self.session.profile
@@ -185,29 +177,6 @@ class NpuConsoleApp(App[None]):
         snapshot = await asyncio.to_thread(self._host_sampler.sample)
         self.post_message(HostSampled(snapshot))
 
-    @work(group="stop-holder")
-    async def _stop_holder(self, row: HeldMemory) -> None:
-        """Ask, then stop the tree of the process holding device memory, then re-read the devices."""
-        pid = row.kill_pid
-        if pid is None:
-            self.notify(f"Process {row.device.pid} is not visible from here (another container?); "
-                        "stop it where it runs.", severity="warning")
-            return
-        host = row.host
-        what = host.command if host else f"pid {pid}"
-        memory = f"{row.device.memory_mb} MB" if row.device.memory_mb is not None else "device memory"
-        question = (f"Stop process {pid} and everything it started?\n\n{what}\n\n"
-                    f"It holds {memory} on NPU {row.device.npu}. SIGTERM first, SIGKILL after 5 s.")
-        if row.leftover:
-            question += f"\n\nWhy it looks left over: {row.leftover}."
-        if not await self.push_screen_wait(ConfirmScreen("Stop a device-memory holder", question, "Stop it")):
-            return
-        before = self._chip_hbm(row)
-        report = await asyncio.to_thread(stop_tree, pid)
-        self._pending_release = (row, before)
-        self.post_message(TreeStopped(row, report))
-        self.devices.poll_now()
-
     @work(thread=True, exclusive=True, group="run-dir")
     def _create_run_dir(self) -> None:
         try:
@@ -228,50 +197,6 @@ class NpuConsoleApp(App[None]):
         for view in self.main.query(DevicesView):
             view.show_host(message.snapshot)
 
-    def on_devices_polled(self, message: DevicesPolled) -> None:
-        now = self.session.clock.monotonic()
-        selected = self._selected_logic_ids()
-        for view in self.main.query(DevicesView):
-            view.show_message(None)
-            view.show_status(message.state, now, self.devices.interval_s)
-            view.show_devices(message.state, selected, now, self.devices.interval_s)
-            if message.state.error is None:
-                view.show_holders(message.holders)
-        self._report_release(message)
-
-    def on_devices_unavailable(self, message: DevicesUnavailable) -> None:
-        for view in self.main.query(DevicesView):
-            view.show_message(message.sentence)
-
-    def on_devices_view_kill_requested(self, message: DevicesView.KillRequested) -> None:
-        self._stop_holder(message.row)
-
-    def on_devices_view_detail_requested(self, message: DevicesView.DetailRequested) -> None:
-        self._show_chip_detail(message.npu)
-
-    @work(group="chip-detail", exclusive=True)
-    async def _show_chip_detail(self, npu: int) -> None:
-        poller = self.devices.poller
-        backend = poller.backend if poller is not None else None
-        if not isinstance(backend, NpuSmiBackend):
-            self.notify("Usage rates come from npu-smi; this host's device tool has none.", severity="warning")
-            return
-        usages, error = await read_npu_usages(backend.path, self.session.command_runner, npu,
-                                              timeout=DEVICE_TOOL_TIMEOUT_S)
-        await self.push_screen_wait(ChipDetailScreen(npu, usages, error))
-
-    def on_tree_stopped(self, message: TreeStopped) -> None:
-        report = message.report
-        if report.error:
-            self.notify(report.error, title="Not stopped", severity="error", timeout=10)
-            self._pending_release = None
-        elif report.survivors:
-            self.notify(f"Still running after {report.last_signal}: pids "
-                        f"{', '.join(map(str, report.survivors))}.", title="Not all stopped", severity="error")
-        else:
-            self.notify(f"Stopped {len(report.stopped)} process(es) with {report.last_signal}; "
-                        "reading the devices to see the memory come back…")
-
     def on_run_dir_ready(self, message: RunDirReady) -> None:
         for view in self.main.query(StagesView):
             view.show_run_dir(message.path, message.error)
@@ -282,74 +207,25 @@ class NpuConsoleApp(App[None]):
         self._create_run_dir()
         self.notify(f"Using profile {message.profile.name}.")
 
-    # ---- devices ---------------------------------------------------------------------------
-
-    def _devices_shown(self) -> bool:
-        """Whether the Devices area is on screen (reads pause when it is not)."""
-        main = self.main
-        if not main.is_mounted:
-            return True
-        if main.maximized is not None:
-            return main.maximized.id == "devices"
-        return not main.has_class("-compact") or main.active_area == "devices"
-
-    def _selected_logic_ids(self) -> set[int]:
-        profile = self.session.profile
-        if profile is None:
-            return set()
-        try:
-            env = profile.effective_env(profile.variant(self.session.variant))
-        except ProfileError:
-            return set()
-        return set(visible_devices(env) or ())
-
-    def _chip_hbm(self, row: HeldMemory) -> int | None:
-        state = self.devices.state
-        if state is None or state.snapshot is None:
-            return None
-        for chip in state.snapshot.chips:
-            if chip.npu == row.device.npu and (row.device.chip is None or chip.chip == row.device.chip):
-                return chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
-        return None
-
-    def _report_release(self, message: DevicesPolled) -> None:
-        """After a stop: once the pid has left the device's table, say how much memory came back."""
-        if self._pending_release is None or message.state.error is not None:
-            return
-        row, before = self._pending_release
-        snapshot = message.state.snapshot
-        if snapshot is None or any(p.pid == row.device.pid for p in snapshot.processes):
-            return
-        self._pending_release = None
-        after = self._chip_hbm(row)
-        where = f"NPU {row.device.npu}" + (f"/{row.device.chip}" if row.device.chip is not None else "")
-        if before is not None and after is not None:
-            self.notify(f"{where}: {before - after} MB came back ({before} → {after} MB used).",
-                        title="Memory released", timeout=10)
-        else:
-            self.notify(f"Process {row.device.pid} no longer holds memory on {where}.", title="Memory released")
-
-    def _show_device_age(self) -> None:
-        state = self.devices.state
-        if state is None:
-            return
-        for view in self.main.query(DevicesView):
-            view.show_status(state, self.session.clock.monotonic(), self.devices.interval_s)
-
     # ---- drawing ---------------------------------------------------------------------------
+
+    def _show_header(self) -> None:
+        profile = self.session.profile
+        status = self.server.status
+        self.main.query_one(ConsoleHeader).show(
+            HeaderInfo(
+                profile=profile.name if profile else None,
+                variant=self.session.variant,
+                server_state=status.state,
+                url=status.url or (profile.base_url if profile else None),
+                simulated=self.session.simulated,
+            )
+        )
 
     def _show_profile(self) -> None:
         profile: Profile | None = self.session.profile
         main = self.main
-        main.query_one(ConsoleHeader).show(
-            HeaderInfo(
-                profile=profile.name if profile else None,
-                variant=self.session.variant,
-                server_state="not started",
-                url=profile.base_url if profile else None,
-                simulated=self.session.simulated,
-            )
-        )
+        self._show_header()
         if profile is None:
             return
         try:

@@ -29,6 +29,8 @@ examples:
   npu-console profiles validate my.toml    check a profile, naming file, line and key of each mistake
   npu-console smi --json                   this host's chips, health, HBM and processes as JSON
   npu-console smi --file saved.txt         parse a saved `npu-smi info` output
+  npu-console log facts server.log --json  the facts, phases and root cause of a vllm serve log
+  npu-console serve --profile demo         preflight, launch and watch a server (Ctrl-C stops it)
 """
 
 
@@ -68,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read npu-smi or nvidia-smi (or parse a saved output) into one snapshot.",
     )
     smi_command.add_arguments(smi)
+    from tui.commands import log as log_command
+    from tui.commands import serve as serve_command
+
+    log_command.add_arguments(subcommands.add_parser(
+        "log", help="what a vllm serve log says (facts, phases, errors with hints)",
+        description="Read a vllm serve log and say what it shows."))
+    serve_command.add_arguments(subcommands.add_parser(
+        "serve", help="preflight, launch and watch a server from a profile (Ctrl-C stops its whole tree)",
+        description="Preflight checks, then launch the profile's server and print its phases and facts."))
     return parser
 
 
@@ -82,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands import smi as smi_command
 
         return smi_command.run(args)
+    if args.command == "log":
+        from tui.commands import log as log_command
+
+        return log_command.run(args)
+    if args.command == "serve":
+        from tui.commands import serve as serve_command
+
+        return serve_command.run(args)
     return run_console(args)
 
 

@@ -8,6 +8,7 @@ what is still alive, then reports who went and who would not.
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,24 +36,47 @@ class StopReport:
         return self.error is None and not self.survivors
 
 
-def process_tree(pid: int) -> list[psutil.Process]:
-    """`pid` and all its descendants that exist now (empty when `pid` is gone)."""
+def process_tree(pid: int, *, with_group: bool = False) -> list[psutil.Process]:
+    """`pid` and all its descendants that exist now (empty when `pid` is gone).
+
+    With `with_group`, also every process still in `pid`'s process group: a child
+    whose parent died first (an EngineCore orphaned by its API server) is no
+    longer anyone's descendant, but it keeps the group it was started in.
+    """
     try:
         root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
+        members = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return []
+        members = []
+    if with_group:
+        known = {process.pid for process in members}
+        members += [process for process in _group_members(pid) if process.pid not in known]
+    return members
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                found.append(process)
+        except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
+            continue
+    return found
 
 
 def stop_tree(
     pid: int,
     escalation: Sequence[tuple[signal.Signals, float]] = DEFAULT_ESCALATION,
+    *,
+    with_group: bool = False,
 ) -> StopReport:
     """Signal the tree of `pid` with each (signal, seconds to wait) in turn until it is gone.
 
-    Blocking (it waits): call it from a worker thread.
+    `with_group` adds the members of `pid`'s process group (for a server we
+    started as a group leader). Blocking (it waits): call it from a worker thread.
     """
-    tree = process_tree(pid)
+    tree = process_tree(pid, with_group=with_group)
     pids = tuple(process.pid for process in tree)
     if not tree:
         return StopReport(pids=(), stopped=(), survivors=(), last_signal=None,

@@ -32,6 +32,7 @@ def build_session(
     demo: bool,
     env: Mapping[str, str],
     clock: Clock | None = None,
+    move_busy_demo_port: bool = True,
 ) -> ConsoleSession:
     """Resolve everything the console needs before its first paint."""
     session_env = dict(env)
@@ -54,7 +55,7 @@ def build_session(
             "that behave like a 910B machine. Nothing here touches real hardware."
         )
     loaded = _load(profile, demo)
-    if demo and loaded is not None:
+    if demo and loaded is not None and move_busy_demo_port:
         loaded, moved = _demo_port(loaded)
         if moved:
             note = f"{note} Port {moved} is busy here, so the demo server will use {loaded.server.port}."

@@ -17,6 +17,8 @@ class AreaTabs(Static):
 
     DEFAULT_CSS = """
     AreaTabs {
+        link-style: none;
+        link-style-hover: bold;
         height: 1;
         background: $boost;
     }

@@ -22,6 +22,8 @@ class KeyBar(Static):
 
     DEFAULT_CSS = """
     KeyBar {
+        link-style: none;
+        link-style-hover: bold;
         dock: bottom;
         height: 1;
         background: $footer-background;

@@ -158,7 +158,7 @@ def test_demo_profile() -> None:
     assert expanded == "/sim/models/Qwen2.5-0.5B-Instruct"
     assert profile.server.command == ("vllm", "serve")
     assert profile.server.served_model_name == "qwen2.5-0.5b-instruct"
-    assert profile.environment.vars == {"ASCEND_RT_VISIBLE_DEVICES": "0"}
+    assert profile.environment.vars == {"ASCEND_RT_VISIBLE_DEVICES": "0", "VLLM_WORKER_MULTIPROC_METHOD": "spawn"}
     assert set(profile.variants) == {"dummy", "eager", "graph"}
     assert profile.playground.presets
     bench = profile.stages.bench

@@ -40,6 +40,7 @@ def demo_app(
         profile=profile, variant=None, runs_dir=runs_dir, demo=True,
         env=env if env is not None else dict(os.environ),
         clock=FrozenClock(SNAPSHOT_TIME) if frozen else None,
+        move_busy_demo_port=not frozen,  # a picture must not depend on what else listens on 8000
     )
     return make_app(session, host_sampler=FixedHost() if frozen else None)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from pathlib import Path
@@ -20,7 +21,12 @@ AREA_IDS = ("devices", "server", "playground", "stages")
 
 
 def text_of(app: NpuConsoleApp, selector: str) -> str:
-    return str(app.main.query_one(selector, Static).render())
+    """The plain text a Static shows (whatever kind of renderable it holds)."""
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(app.main.query_one(selector, Static).content)
+    return console.export_text()
 
 
 def devices_read(app: NpuConsoleApp) -> bool:
@@ -45,7 +51,7 @@ async def test_demo_shows_four_areas_header_and_simulated_npu_smi(tmp_path: Path
         assert first[0] == "▶", "ASCEND_RT_VISIBLE_DEVICES=0 in the demo profile marks chip 0"
         assert "/65536" in first[5]
         assert "npu-smi 24.1.0" in text_of(app, "#status")
-        launch = text_of(app, "#launch")
+        launch = text_of(app, "#server-facts")
         assert "vllm serve" in launch
         assert str(app.session.sim_home) in launch, "the model path is expanded against the session env"
         await wait_until(pilot, lambda: app.session.run_dir is not None, what="the run directory")
@@ -67,7 +73,7 @@ async def test_compact_layout_shows_one_area_and_switches_with_number_keys(tmp_p
             await pilot.press(key)
             visible = [a for a in AREA_IDS if screen.area(a).display]
             assert visible == [area_id]
-            assert app.focused is screen.area(area_id)
+            assert app.focused is screen.area(area_id).focus_target()
         assert "1 Devices" in text_of(app, "#area-tabs")
 
 
@@ -92,7 +98,7 @@ async def test_switch_variant_changes_the_launch_command(tmp_path: Path) -> None
         options.highlighted = eager_index
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.session.variant == "eager", what="the variant switch")
-        assert "--enforce-eager" in text_of(app, "#launch")
+        assert "--enforce-eager" in text_of(app, "#server-facts")
         assert "eager" in text_of(app, "#header")
 
 

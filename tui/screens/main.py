@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 
+from widgets.area import AreaView
 from widgets.area_tabs import AREAS, AreaTabs
 from widgets.console_header import ConsoleHeader
 from widgets.devices_view import DevicesView
@@ -47,10 +48,10 @@ class MainScreen(Screen[None]):
             self.area(area_id).border_title = f"{index} {title}"
         self._apply_size(self.size.width, self.size.height)
         self.watch_active_area(self.active_area)
-        self.area(self.active_area).focus()
+        self.area(self.active_area).focus_target().focus()
 
-    def area(self, area_id: str) -> Widget:
-        return self.query_one(f"#{area_id}")
+    def area(self, area_id: str) -> AreaView:
+        return self.query_one(f"#{area_id}", AreaView)
 
     def show_area(self, area_id: str) -> None:
         """Bring `area_id` to the front and give it the focus."""
@@ -59,7 +60,7 @@ class MainScreen(Screen[None]):
         if self.maximized is not None and self.maximized.id != area_id:
             self.minimize()
         self.active_area = area_id
-        self.area(area_id).focus()
+        self.area(area_id).focus_target().focus()
 
     def toggle_zoom(self) -> None:
         if self.maximized is not None:

@@ -11,6 +11,9 @@ from tui.devices.poller import DeviceState
 from tui.devices.processes import HeldMemory
 from tui.proc_tree import StopReport
 from tui.profiles import Profile
+from tui.server.log_window import LogLine
+from tui.server.serving_metrics import ServingMetrics
+from tui.server.status import ServerStatus
 
 
 class HostSampled(Message):
@@ -65,3 +68,36 @@ class ProfileLoaded(Message):
     def __init__(self, profile: Profile) -> None:
         super().__init__()
         self.profile = profile
+
+
+class ServerStatusChanged(Message):
+    """The watched server changed state (launched, ready, failed, stopped, attached)."""
+
+    def __init__(self, status: ServerStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class ServerLinesArrived(Message):
+    """A batch of new log lines (classified), and how many lines the log has so far."""
+
+    def __init__(self, lines: list[LogLine], total: int) -> None:
+        super().__init__()
+        self.lines = lines
+        self.total = total
+
+
+class ServerFactsChanged(Message):
+    """The facts, phases or diagnoses read from the log changed; read them from the control."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ServerFactsChanged)
+
+
+class ServerMetricsRead(Message):
+    """One scrape of `/metrics`: the parsed values, or the sentence saying why there are none."""
+
+    def __init__(self, result: ServingMetrics | str, at: float) -> None:
+        super().__init__()
+        self.result = result
+        self.at = at

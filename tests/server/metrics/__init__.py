@@ -1,0 +1,1 @@
+"""Prometheus parsing, vLLM serving metrics and rates, and the bounded /metrics fetch."""

@@ -1,0 +1,1 @@
+"""LogTail against real writer processes: partial lines, truncation, rotation, absence, back-pressure."""

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible client and other HTTP to the server."""

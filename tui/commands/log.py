@@ -1,0 +1,166 @@
+"""`npu-console log facts FILE [--json]`: what a saved `vllm serve` log says, from the shell.
+
+The same reader the console's log pane uses (`tui.server.logfacts`), so an
+operator can check a log pasted from another host, or attach `--json` (the
+contract object of CONTRACTS.md) to a bug report. Without `--json` it prints a
+readable summary: the facts, the start-up phases with their durations, every
+error with what to try, and the root cause.
+
+Exit status (CONTRACTS.md): 0 when the file was read, whatever the log says
+(a failed start is a finding, not a failure of this command); 2 when there is
+no file to read, with one sentence on stderr. The reader is imported inside
+`run`, so `--help` stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from tui.server.logfacts import Phase
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+_READ_CHUNK = 1 << 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `log` actions (`facts`) to its subparser."""
+    parser.description = parser.description or (
+        "Read a vllm serve log (saved, or the run directory's server.log) and say what it shows."
+    )
+    actions = parser.add_subparsers(dest="log_action", metavar="ACTION")
+    facts = actions.add_parser(
+        "facts",
+        help="the facts, start-up phases and errors of a vllm serve log",
+        description=(
+            "Read a whole vllm serve log (ANSI colour, CR LF, process prefixes, tqdm frames and hard-wrapped "
+            "lines included) and print its facts: version, model, limits, memory, graph mode, readiness, "
+            "the last stats, request counts, start-up phases with durations, and every error with what to try."
+        ),
+    )
+    facts.add_argument("file", metavar="FILE", help="the log file to read")
+    facts.add_argument("--json", action="store_true", help="print the one contract object (CONTRACTS.md)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen `log` action and return the exit status."""
+    action = getattr(args, "log_action", None)
+    if action != "facts":
+        print("npu-console log: choose an action, e.g. `npu-console log facts FILE`.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = str(args.file)
+    from tui.server.logfacts import LogFacts
+
+    reader = LogFacts(collect_events=False)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                block = handle.read(_READ_CHUNK)
+                reader.feed(decoder.decode(block, final=not block))
+                if not block:
+                    break
+    except IsADirectoryError:
+        return _unreadable(f"{path} is a directory; give the log file itself")
+    except FileNotFoundError:
+        return _unreadable(f"{path} does not exist; check the path")
+    except OSError as error:
+        return _unreadable(f"cannot read {path}: {error.strerror or error}; check the path and its permissions")
+    reader.close()
+    facts = reader.facts()
+    if getattr(args, "json", False):
+        print(json.dumps(facts, indent=2, ensure_ascii=False))
+    else:
+        print_summary(path, facts, reader.phases(), reader.lines, sys.stdout)
+    return EXIT_OK
+
+
+def _unreadable(sentence: str) -> int:
+    print(f"npu-console log facts: {sentence}.", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _na(value: object, unit: str = "") -> str:
+    return "N/A" if value is None else f"{value}{unit}"
+
+
+def _seconds(value: object) -> str:
+    return "N/A" if not isinstance(value, (int, float)) else f"{value:g} s"
+
+
+def print_summary(
+    path: str, facts: Mapping[str, object], phases: Sequence[Phase], lines: int, out: TextIO
+) -> None:
+    """The human view: a headline, the facts in groups, phases, errors with hints, the root cause."""
+    state = "ready" if facts["ready"] else "not ready"
+    print(f"{path}: {lines} lines, vLLM {_na(facts['vllm_version'])} ({_na(facts['engine'])}) on "
+          f"{_na(facts['platform'])}, {state}", file=out)
+    rows = [
+        ("model", f"{_na(facts['model'])} ({_na(facts['architecture'])}, {_na(facts['dtype'])})"),
+        ("limits", f"max_model_len {_na(facts['max_model_len'])}, "
+                   f"tensor_parallel_size {_na(facts['tensor_parallel_size'])}, "
+                   f"max_num_batched_tokens {_na(facts['max_num_batched_tokens'])}"),
+        ("weights", f"{_na(facts['weights_gib'], ' GiB')} loaded in {_seconds(facts['weights_load_s'])}"),
+        ("KV cache", f"{_na(facts['kv_cache_gib'], ' GiB')}, {_tokens(facts['kv_cache_tokens'])} tokens, "
+                     f"max concurrency {_na(facts['max_concurrency'], 'x')}"),
+        ("compilation", f"{_na(facts['compilation'])} (ACL graph: max batch sizes "
+                        f"{_na(facts['graph_max_batch_sizes'])}, capture sizes {_na(facts['graph_capture_sizes'])})"),
+        ("timings", f"torch.compile {_seconds(facts['torch_compile_s'])}, "
+                    f"engine init {_seconds(facts['engine_init_s'])}"),
+        ("API", _na(facts["api_url"])),
+        ("stats", _stats(facts["stats"])),
+        ("requests", _requests(facts["requests"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name.ljust(width)}  {value}", file=out)
+    print("phases:", file=out)
+    if not phases:
+        print("  none", file=out)
+    for phase in phases:
+        timing = "" if phase.elapsed_s is None else f"at +{phase.elapsed_s:g} s"
+        if phase.duration_s is not None:
+            timing += f", took {phase.duration_s:g} s"
+        print(f"  line {phase.line:>6}  {phase.label:<16}{timing}", file=out)
+    errors = facts["errors"]
+    print("errors:" if errors else "errors: none", file=out)
+    if isinstance(errors, list):
+        for error in errors:
+            print(f"  line {error['line']:>6}  {_kind(error)}: {error['text']}", file=out)
+            print(f"{'':14}try: {error['hint']}", file=out)
+    cause = facts["root_cause"]
+    if isinstance(cause, dict):
+        print(f"root cause: {_kind(cause)} at line {cause['line']}: {cause['text']}", file=out)
+        print(f"  try: {cause['hint']}", file=out)
+    else:
+        print("root cause: none", file=out)
+
+
+def _kind(error: Mapping[str, object]) -> str:
+    return f"{error['kind']} {error['code']}" if error.get("code") else str(error["kind"])
+
+
+def _tokens(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else "N/A"
+
+
+def _stats(stats: object) -> str:
+    if not isinstance(stats, dict):
+        return "N/A"
+    prefix = stats["prefix_hit_pct"]
+    return (f"prompt {stats['prompt_tps']} tok/s, generation {stats['gen_tps']} tok/s, running {stats['running']}, "
+            f"waiting {stats['waiting']}, KV cache {stats['kv_usage_pct']}%, prefix hits {_na(prefix, '%')}")
+
+
+def _requests(requests: object) -> str:
+    if not isinstance(requests, dict):
+        return "N/A"
+    by_status = requests["by_status"]
+    detail = ", ".join(f"{status}: {count}" for status, count in by_status.items()) if by_status else "none"
+    return f"{requests['total']} ({detail})"

@@ -1,0 +1,322 @@
+"""The Server area's behaviour on the app: preflight, launch, stop, restart, attach, quit.
+
+A mixin of `NpuConsoleApp`. The process work happens in `ServerControl` and the
+headless `tui.server` modules; this file decides what to ask the operator and
+what to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+
+from tui.atomic import atomic_write_json, atomic_write_text
+from tui.devices.processes import HeldMemory
+from tui.devices.visible_devices import visible_devices
+from tui.proc_tree import stop_tree
+from tui.profiles import Profile, ProfileError
+from tui.screens.attach import AttachScreen, AttachTarget
+from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.device_monitor import DeviceMonitor
+from tui.screens.main import MainScreen
+from tui.screens.messages import (
+    DevicesPolled,
+    ServerFactsChanged,
+    ServerLinesArrived,
+    ServerMetricsRead,
+    ServerStatusChanged,
+)
+from tui.screens.preflight import PreflightScreen
+from tui.screens.server_control import ServerControl
+from tui.server.environment import resolve_environment
+from tui.server.launch_plan import LaunchPlan, launch_plan, shell_command
+from tui.server.launcher import LaunchError
+from tui.server.preflight import run_preflight
+from tui.server.serving_metrics import MetricsHistory, ServingMetrics
+from tui.session import ConsoleSession
+from widgets.server_facts import metrics_rows
+from widgets.server_log import ServerLog
+from widgets.server_view import ServerView
+
+HBM_SLACK_MB = 1024  # within this of the pre-launch level, the memory "came back"
+
+
+class ServerActions(App[None]):
+    """Server reactions; the app provides `session`, `devices`, `server` and `main`."""
+
+    session: ConsoleSession
+    devices: DeviceMonitor
+    server: ServerControl
+    _holders: tuple[HeldMemory, ...]
+    _prelaunch_hbm: dict[tuple[int, int | None], int] | None
+    _metrics: MetricsHistory
+
+    @property
+    def main(self) -> MainScreen:
+        raise NotImplementedError
+
+    def _show_header(self) -> None:
+        raise NotImplementedError
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="server-launch")
+    async def action_launch_server(self) -> None:
+        """Preflight, then launch the profile's server (variant as chosen)."""
+        profile = self.session.profile
+        if profile is None:
+            self.notify("Pick a profile first (p).", severity="warning")
+            return
+        if self.server.status.ours_running:
+            self.notify(f"The server is already running (pid {self.server.status.pid}); stop or restart it.",
+                        severity="warning")
+            return
+        self.server.detach()
+        try:
+            plan = launch_plan(profile, self.session.variant, self.session.env)
+        except ProfileError as error:
+            self.notify(str(error), title="Cannot launch", severity="error")
+            return
+        self.main.show_area("server")
+        previous = self.server.status.state
+        self.server.set_status("preflight")
+        env = await self._preflight(profile, plan)
+        if env is None:
+            self.server.set_status("not started" if previous == "preflight" else previous)
+            return
+        await self._launch(profile, plan, env)
+
+    @work(exclusive=True, group="server-stop")
+    async def action_stop_server(self) -> None:
+        """Stop what we launched (the whole tree), or stop following what we attached to."""
+        status = self.server.status
+        if status.state == "attached":
+            self.server.detach()
+            self.notify("Detached. The server keeps running: this console did not start it.")
+            return
+        if not status.ours_running:
+            self.notify("No server started by this console is running.", severity="warning")
+            return
+        await self._stop_and_check()
+
+    @work(exclusive=True, group="server-launch")
+    async def action_restart_server(self) -> None:
+        """Stop (if running), then preflight and launch again."""
+        if self.server.status.ours_running:
+            await self._stop_and_check()
+        self.action_launch_server()
+
+    @work(exclusive=True, group="server-attach")
+    async def action_attach_server(self) -> None:
+        if self.server.status.ours_running:
+            self.notify("Stop the server this console started before attaching to another.", severity="warning")
+            return
+        profile = self.session.profile
+        target: AttachTarget | None = await self.push_screen_wait(
+            AttachScreen(profile.base_url if profile else None)
+        )
+        if target is None:
+            return
+        api_key = self._api_key(profile)
+        self.server.attach(target.log_path, target.url, target.from_start, api_key)
+        self.main.show_area("server")
+        self.notify(f"Attached to {target.log_path or target.url}. Stopping only detaches.")
+
+    async def action_quit(self) -> None:
+        if not self.server.status.ours_running:
+            self.exit()
+            return
+        self._ask_before_quit()
+
+    @work(exclusive=True, group="quit")
+    async def _ask_before_quit(self) -> None:
+        choice = await self.push_screen_wait(ChoiceScreen(
+            "The server is still running",
+            [
+                Choice("stop", "Stop it, then quit", "SIGINT, then SIGTERM, then SIGKILL to its whole tree"),
+                Choice("leave", "Leave it running and quit",
+                       f"it keeps logging to {self.server.status.log_path}; attach to it later"),
+                Choice("cancel", "Cancel", "stay in the console"),
+            ],
+            hint=f"pid {self.server.status.pid} was started by this console.",
+        ))
+        if choice == "stop":
+            await self._stop_and_check()
+            self.exit()
+        elif choice == "leave":
+            if self.server.server is not None:
+                self.server.server.release()
+            self.exit()
+
+    # ---- the steps -------------------------------------------------------------------------
+
+    async def _preflight(self, profile: Profile, plan: LaunchPlan) -> dict[str, str] | None:
+        """Run the checks until the operator launches (the env to launch with) or cancels (None)."""
+        while True:
+            resolved = await resolve_environment(self.session.env, plan.source_files, plan.env,
+                                                 self.session.command_runner)
+            state = self.devices.state
+            snapshot = state.snapshot if state is not None else None
+            npu_smi_found = self.devices.poller is not None and self.devices.poller.backend.name == "npu-smi"
+            checks = await run_preflight(plan, profile, resolved, snapshot, self._holders,
+                                         npu_smi_found=npu_smi_found)
+            answer = await self.push_screen_wait(PreflightScreen(checks, shell_command(plan.argv)))
+            if answer is None:
+                return None
+            if answer == "launch":
+                return dict(resolved.env)
+            offer = checks[int(answer.removeprefix("offer:"))].offer
+            if offer is None:
+                continue
+            pids = ", ".join(map(str, offer.pids))
+            if not await self.push_screen_wait(ConfirmScreen(
+                "Stop processes", f"{offer.label}: stop pid(s) {pids} and everything they started?", "Stop them",
+            )):
+                continue
+            for pid in offer.pids:
+                report = await asyncio.to_thread(stop_tree, pid)
+                if not report.ok:
+                    self.notify(report.error or f"pid {pid} survived", severity="error")
+            self.devices.poll_now()
+            await asyncio.sleep(0.5)  # let the next device read see the memory come back
+
+    async def _launch(self, profile: Profile, plan: LaunchPlan, env: dict[str, str]) -> None:
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        await asyncio.to_thread(_save_launch, run_dir, plan)
+        self._prelaunch_hbm = self._selected_hbm(plan.env)
+        self._metrics.clear()
+        try:
+            await self.server.launch(plan.argv, env, run_dir / "server.log", profile.base_url,
+                                     self._api_key(profile))
+        except LaunchError as error:
+            self.server.set_status("failed", detail=str(error))
+            return
+        self.session.launched_pids = (self.server.status.pid,) if self.server.status.pid else ()
+
+    async def _stop_and_check(self) -> None:
+        report = await self.server.stop()
+        self.session.launched_pids = ()
+        if report is None:
+            return
+        if report.survivors:
+            self.server.set_status("failed", detail=(
+                f"still running after {report.last_signal}: pid(s) {', '.join(map(str, report.survivors))}; "
+                "stop them from the Devices area (k) or as root"))
+            return
+        self.notify(f"Stopped the server's {len(report.stopped)} process(es) ({report.last_signal}).")
+        self.devices.poll_now()  # the HBM check runs when this read arrives
+
+    def _selected_hbm(self, plan_env: Mapping[str, str]) -> dict[tuple[int, int | None], int] | None:
+        state = self.devices.state
+        if state is None or state.snapshot is None:
+            return None
+        ids = set(visible_devices(plan_env) or ())
+        hbm: dict[tuple[int, int | None], int] = {}
+        for index, chip in enumerate(state.snapshot.chips):
+            used = chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+            logic = next((m.logic_id for m in state.snapshot.mapping if (m.npu, m.chip) == (chip.npu, chip.chip)),
+                         index)
+            if used is not None and (not ids or logic in ids):
+                hbm[(chip.npu, chip.chip)] = used
+        return hbm
+
+    @staticmethod
+    def _api_key(profile: Profile | None) -> str | None:
+        if profile is None or not profile.server.api_key_env:
+            return None
+        return os.environ.get(profile.server.api_key_env)
+
+    # ---- messages --------------------------------------------------------------------------
+
+    def on_server_status_changed(self, message: ServerStatusChanged) -> None:
+        self._show_header()
+        for view in self.main.query(ServerView):
+            view.show_status(message.status, self._uptime())
+        if message.status.state in ("starting", "attached"):
+            for view in self.main.query(ServerView):
+                view.clear_facts()
+                view.log_pane.replace([], 0)
+
+    def on_server_lines_arrived(self, message: ServerLinesArrived) -> None:
+        for view in self.main.query(ServerView):
+            view.log_pane.append(message.lines, message.total)
+
+    def on_server_facts_changed(self, message: ServerFactsChanged) -> None:
+        self._show_facts()
+
+    def on_server_metrics_read(self, message: ServerMetricsRead) -> None:
+        if isinstance(message.result, ServingMetrics):
+            self._metrics.add(message.at, message.result)
+        self._show_facts()
+
+    def on_server_log_filter_changed(self, message: ServerLog.FilterChanged) -> None:
+        for view in self.main.query(ServerView):
+            view.log_pane.replace(self.server.window.shown(message.log_filter), self.server.window.total)
+
+    def on_server_log_search_requested(self, message: ServerLog.SearchRequested) -> None:
+        for view in self.main.query(ServerView):
+            pane = view.log_pane
+            shown = self.server.window.shown(pane.log_filter)[-5000:]
+            found = self.server.window.find(shown, message.term, pane.last_match)
+            if found is None:
+                self.notify(f"{message.term!r} is not in the lines kept in memory (the whole log is in "
+                            f"{self.server.status.log_path or 'the file'}).", severity="warning")
+                return
+            pane.last_match = found
+            pane.scroll_to_line(found)
+
+    def on_devices_polled(self, message: DevicesPolled) -> None:
+        """After a stop: did the chips' HBM come back to where it was before the launch?"""
+        self._holders = message.holders
+        before = self._prelaunch_hbm
+        if before is None or self.server.status.state != "stopped" or message.state.error is not None:
+            return
+        snapshot = message.state.snapshot
+        if snapshot is None:
+            return
+        self._prelaunch_hbm = None
+        held = []
+        for chip in snapshot.chips:
+            key = (chip.npu, chip.chip)
+            used = chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+            if key in before and used is not None and used > before[key] + HBM_SLACK_MB:
+                held.append(f"NPU {chip.npu}: {used} MB used, {before[key]} MB before the launch")
+        if held:
+            self.server.set_status("stopped", detail="The memory did not all come back — " + "; ".join(held)
+                                   + ". A leftover may hold it: see the Devices area.")
+        else:
+            self.notify("The server's processes are gone and the chips' memory is back to its pre-launch level.",
+                        title="Stopped cleanly")
+
+    # ---- drawing ---------------------------------------------------------------------------
+
+    def _uptime(self) -> float | None:
+        started = self.server.status.started_at
+        return None if started is None else time.monotonic() - started
+
+    def _show_facts(self) -> None:
+        facts = self.server.facts
+        finished = self.server.status.state not in ("starting",)
+        rows = metrics_rows(self._metrics) if self.server.status.state in ("ready", "attached") else []
+        for view in self.main.query(ServerView):
+            view.show_facts(facts.facts(), facts.phases(), self.server.progress, facts.root_cause,
+                            len(facts.errors), rows, finished)
+
+
+def _save_launch(run_dir: Path, plan: LaunchPlan) -> None:
+    """The launch as evidence: the script an operator can re-run, and the argv exactly.
+
+    The full inherited environment is not saved: it can hold secrets (API keys, tokens).
+    """
+    atomic_write_text(run_dir / "launch.sh", "#!/bin/sh\n" + plan.shell_script() + "\n", mode=0o755)
+    atomic_write_json(run_dir / "launch.json", {
+        "profile": plan.profile_name, "variant": plan.variant, "argv": list(plan.argv),
+        "env_overrides": dict(plan.env), "source_files": list(plan.source_files),
+    })

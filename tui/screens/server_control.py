@@ -1,0 +1,218 @@
+"""The server the console watches: one it launched, or one it attached to.
+
+An invisible widget on the main screen that owns the `ServerProcess` (or the
+log tail of someone else's server), feeds every line to the log-facts parser,
+keeps the bounded log window, polls `/metrics` while the server is up, and
+tells the app what changed with messages. Lines are delivered in batches at
+most every 50 ms, however fast the server writes, so the UI repaints at a
+bounded rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.timer import Timer
+from textual.widget import Widget
+
+from tui.proc_tree import StopReport
+from tui.screens.messages import ServerFactsChanged, ServerLinesArrived, ServerMetricsRead, ServerStatusChanged
+from tui.server.launcher import ServerExit, ServerProcess
+from tui.server.log_window import LogLine, LogWindow, kind_of
+from tui.server.logfacts import LogFacts
+from tui.server.logfacts.diagnosis import Diagnosis
+from tui.server.logfacts.events import ErrorFound, Progress, Ready
+from tui.server.logfacts.phases import Phase
+from tui.server.status import ServerState, ServerStatus
+from tui.server.tail import LogTail, TailBatch, follow
+
+FLUSH_S = 0.05
+METRICS_INTERVAL_S = 2.0
+
+
+class ServerControl(Widget):
+    """Not drawn; runs the server's reader, tail and metrics loops."""
+
+    DEFAULT_CSS = "ServerControl { display: none; }"
+
+    def __init__(self, http_transport: Any | None = None) -> None:
+        super().__init__()
+        self.status = ServerStatus()
+        self.window = LogWindow()
+        self.facts = LogFacts()
+        self._transport = http_transport
+        self._server: ServerProcess | None = None
+        self._tail_stop: asyncio.Event | None = None
+        self._pending: list[LogLine] = []
+        self._flush_timer: Timer | None = None
+        self._line_number = 0
+        self._progress: tuple[str, int] | None = None
+        self._facts_dirty = False
+        self._stopping = False
+        self._api_key: str | None = None
+
+    # ---- state ---------------------------------------------------------------------------------
+
+    @property
+    def server(self) -> ServerProcess | None:
+        return self._server
+
+    @property
+    def progress(self) -> tuple[str, int] | None:
+        return self._progress
+
+    def set_status(self, state: ServerState, **changes: Any) -> None:
+        """Move to `state` (the detail sentence is cleared unless given) and tell the app."""
+        self.status = replace(self.status, state=state, **{"detail": None, **changes})
+        self.post_message(ServerStatusChanged(self.status))
+
+    def reset_log(self) -> None:
+        """Forget the previous server's lines and facts (its log stays on disk)."""
+        self.window.clear()
+        self.facts = LogFacts()
+        self._line_number = 0
+        self._progress = None
+        self._pending.clear()
+        self._facts_dirty = True
+        self._flush()
+
+    def root_cause(self) -> Diagnosis | None:
+        return self.facts.root_cause
+
+    def phases(self) -> list[Phase]:
+        return list(self.facts.phases())
+
+    # ---- launching and stopping ----------------------------------------------------------------
+
+    async def launch(self, argv: Sequence[str], env: Mapping[str, str], log_path: Path, url: str,
+                     api_key: str | None) -> None:
+        """Start the server (raises LaunchError with a sentence when it cannot start at all)."""
+        self.reset_log()
+        self._stopping = False
+        self._api_key = api_key
+        self._server = await ServerProcess.start(argv, env, log_path, self._take_lines, should_wait=self._behind)
+        self.set_status("starting", pid=self._server.pid, url=url, log_path=log_path,
+                        started_at=time.monotonic())
+        self._watch_exit(self._server)
+
+    async def stop(self) -> StopReport | None:
+        """Stop the server we started (the whole tree); None when there is none."""
+        server = self._server
+        if server is None or not server.running:
+            return None
+        self._stopping = True
+        self.set_status("stopping")
+        return await server.stop()
+
+    @work(group="server-exit")
+    async def _watch_exit(self, server: ServerProcess) -> None:
+        ended: ServerExit = await server.wait()
+        self._flush()
+        if server is not self._server:
+            return
+        if self._stopping:
+            self.set_status("stopped", pid=None, detail=None)
+            return
+        root = self.root_cause()
+        detail = ended.sentence()
+        if root is not None:
+            detail = f"{detail}. Root cause: {root.kind}{' ' + root.code if root.code else ''} — {root.hint}"
+        self.set_status("failed", pid=None, detail=detail)
+
+    # ---- attaching -----------------------------------------------------------------------------
+
+    def attach(self, log_path: Path | None, url: str | None, from_start: bool, api_key: str | None) -> None:
+        """Follow someone else's server: its log file and/or its URL. Never signals anything."""
+        self.detach()
+        self.reset_log()
+        self._api_key = api_key
+        self.set_status("attached", pid=None, url=url, log_path=log_path, started_at=time.monotonic())
+        if log_path is not None:
+            self._tail_stop = asyncio.Event()
+            self._follow(LogTail(log_path, from_start=from_start), self._tail_stop)
+        if url:
+            self.watch_metrics()
+
+    def detach(self) -> None:
+        if self._tail_stop is not None:
+            self._tail_stop.set()
+            self._tail_stop = None
+        if self.status.state == "attached":
+            self.set_status("not started", url=None, log_path=None, started_at=None)
+
+    @work(group="server-tail")
+    async def _follow(self, tail: LogTail, stop: asyncio.Event) -> None:
+        def deliver(batch: TailBatch) -> None:
+            if batch.truncated or batch.rotated:
+                what = "truncated" if batch.truncated else "replaced (rotated)"
+                self._take_lines([f"[npu-console] the log file was {what}; reading it from its start"])
+            if batch.lines:
+                self._take_lines(list(batch.lines))
+            if batch.error:
+                self.set_status("attached", detail=batch.error)
+            elif batch.missing:
+                self.set_status("attached", detail=f"{tail.path} does not exist (yet); waiting for it to appear")
+            elif self.status.detail:
+                self.set_status("attached")
+
+        with tail:
+            await follow(tail, deliver, stop=stop, should_wait=self._behind)
+
+    # ---- metrics -------------------------------------------------------------------------------
+
+    @work(group="server-metrics", exclusive=True)
+    async def watch_metrics(self) -> None:
+        """Scrape `/metrics` every 2 s while the server is ready or attached."""
+        import httpx
+
+        from tui.api.metrics_fetch import fetch_metrics
+
+        async with httpx.AsyncClient(transport=self._transport) as client:
+            while self.status.state in ("ready", "attached") and self.status.url:
+                result = await fetch_metrics(client, self.status.url, api_key=self._api_key)
+                self.post_message(ServerMetricsRead(result, time.monotonic()))
+                await asyncio.sleep(METRICS_INTERVAL_S)
+
+    # ---- lines ---------------------------------------------------------------------------------
+
+    def _behind(self) -> bool:
+        """The UI has not caught up: let the lines wait on disk (toolong's back-pressure)."""
+        return self.app.message_queue_size > 20
+
+    def _take_lines(self, lines: list[str]) -> None:
+        """Classify and parse each line now; hand them to the UI at the next flush."""
+        for text in lines:
+            self._line_number += 1
+            events = self.facts.feed_line(text)
+            hint = None
+            has_error = False
+            for event in events:
+                if isinstance(event, ErrorFound):
+                    has_error = True
+                    hint = event.diagnosis.hint
+                elif isinstance(event, Progress):
+                    self._progress = (event.kind, event.pct)
+                elif isinstance(event, Ready) and self.status.state == "starting":
+                    self.set_status("ready")
+                    self.watch_metrics()
+            if events:
+                self._facts_dirty = True
+            self._pending.append(LogLine(self._line_number, text, kind_of(text, has_error, bool(events)), hint))
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FLUSH_S, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.window.extend(lines)
+            self.post_message(ServerLinesArrived(lines, self._line_number))
+        if self._facts_dirty:
+            self._facts_dirty = False
+            self.post_message(ServerFactsChanged())
