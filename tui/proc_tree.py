@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -97,11 +98,24 @@ def stop_tree(
             except psutil.AccessDenied:
                 return StopReport(pids=pids, stopped=(), survivors=tuple(p.pid for p in alive), last_signal=last,
                                   error=f"not allowed to signal process {process.pid}; run as its owner or root")
-        _, alive = psutil.wait_procs(alive, timeout=wait_s)
-        alive = _alive(alive)
+        alive = _wait_gone(alive, wait_s)
     survivors = tuple(process.pid for process in alive)
     stopped = tuple(p for p in pids if p not in survivors)
     return StopReport(pids=pids, stopped=stopped, survivors=survivors, last_signal=last)
+
+
+def _wait_gone(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Those of `processes` still alive after up to `timeout_s`.
+
+    Polls instead of waiting (`psutil.wait_procs` would reap our own children and
+    steal their exit status from the asyncio code that started them).
+    """
+    deadline = time.monotonic() + timeout_s
+    alive = _alive(processes)
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = _alive(alive)
+    return alive
 
 
 def _children(process: psutil.Process) -> list[psutil.Process]:

@@ -121,6 +121,9 @@ class ServerControl(Widget):
             return
         root = self.root_cause()
         detail = ended.sentence()
+        if ended.returncode == 0 and root is None:
+            self.set_status("stopped", pid=None, detail=f"Nobody asked it to stop: {detail}.")
+            return
         if root is not None:
             detail = f"{detail}. Root cause: {root.kind}{' ' + root.code if root.code else ''} — {root.hint}"
         self.set_status("failed", pid=None, detail=detail)

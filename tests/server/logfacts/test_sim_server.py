@@ -128,6 +128,8 @@ def test_a_sim_start_fault_is_an_ascend_error_root_cause(serve: Callable[..., Se
     assert isinstance(cause, dict)
     assert (cause["kind"], cause["code"]) == ("ascend_error", "107001")
     assert "ASCEND_RT_VISIBLE_DEVICES" in str(cause["hint"]) and "npu-smi info -m" in str(cause["hint"])
-    kinds = [(error["kind"], error["code"]) for error in facts["errors"]]  # type: ignore[attr-defined]
+    errors = facts["errors"]
+    assert isinstance(errors, list)
+    kinds = [(error["kind"], error["code"]) for error in errors]
     assert ("engine_init_failed", None) in kinds and ("ascend_error", "ERR99999") in kinds
     assert facts["ready"] is False

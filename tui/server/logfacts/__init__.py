@@ -6,11 +6,14 @@ events), the run directory's `facts.json` and `npu-console log facts`
 shared KEYLINES.md, and logs as people save them: ANSI colour, CR LF, process
 prefixes, tqdm frames, hard wraps, tracebacks.
 
-Modules, one concern each: `normalize` (one physical line made readable),
-`keylines` (the key-line patterns), `errors` (failure kinds and codes),
-`diagnosis` (the failure value and root-cause ranking), `hints` (what to try),
-`phases` (start-up phases and durations), `compilation` (the graph mode from its
-clues), `events` (what a line changed), `facts` (the accumulator).
+Modules, one concern each: `chunks` (physical lines out of chunks cut
+anywhere), `normalize` (one physical line made readable), `keylines` (the
+key-line patterns, by first word), `statements` (lines that state many facts:
+config dump, arguments, echoed command, banner), `fields` (each fact from its
+best source), `compilation` (the graph mode from its clues), `errors` (failure
+kinds and codes), `diagnosis` (the failure value and root-cause ranking),
+`hints` (what to try), `phases` (start-up phases and durations), `events` (what
+a line changed), `facts` (the accumulator, `LogFacts`).
 """
 
 from __future__ import annotations

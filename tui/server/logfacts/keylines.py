@@ -5,8 +5,8 @@ what to do with its match, and the start-up phase the line marks. The rules are
 grouped by the first word of the message, so a line costs one dict lookup and
 usually no regex at all (most lines start with a word no rule cares about); a
 line whose word has rules tries only those few patterns, each anchored at the
-start. Lines that carry facts somewhere in the middle (the banner, tqdm
-captions, a config-dump field) have their own helpers below.
+start. Lines that state many facts at once (the config dump, the arguments,
+an echoed command, the banner) are read by `statements`.
 
 Wording by version (see KEYLINES.md): `torch.compile takes` (≤ ~0.17) / `took`
 (~0.18+) / `… and initial profiling/warmup run together took`; `init engine …
@@ -60,7 +60,6 @@ _STATS_PATTERN = (
     r"(?:Waiting|Pending): (\d+) reqs, .*?GPU KV cache usage: ([\d.]+)%"
     r"(?:.*?Prefix cache hit rate: ([\d.]+)%)?"
 )
-STATS = re.compile(_STATS_PATTERN)
 
 RECORD_RULES: dict[str, tuple[Rule, ...]] = {
     "vLLM": (
