@@ -25,6 +25,7 @@ from textual.widgets import DataTable  # noqa: E402
 
 from tests.ui.helpers import demo_app, wait_until  # noqa: E402
 from tui.app import NpuConsoleApp  # noqa: E402
+from tui.screens.preflight import PreflightScreen  # noqa: E402
 
 Scene = Callable[[NpuConsoleApp, Pilot[None]], Awaitable[None]]
 
@@ -53,20 +54,55 @@ async def open_profile_picker(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
     await pilot.pause(0.8)
 
 
+async def open_preflight(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await devices_ready(app, pilot)
+    await pilot.press("l")
+    await wait_until(pilot, lambda: isinstance(app.screen, PreflightScreen), what="the preflight checklist")
+    await pilot.pause(0.3)
+
+
+async def server_running(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await open_preflight(app, pilot)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=60, what="the server ready")
+    await wait_until(pilot, lambda: len(app._metrics) >= 2, timeout=20, what="two /metrics scrapes")
+    await pilot.press("1")
+    await pilot.pause(2.5)  # one more device read, with the server's HBM
+    await pilot.press("2")
+    await pilot.pause(0.5)
+
+
+async def server_zoomed(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await server_running(app, pilot)
+    await pilot.press("z")
+    await pilot.pause(0.5)
+
+
+async def stop_server(app: NpuConsoleApp) -> None:
+    if app.server.status.ours_running:
+        await app.server.stop()
+
+
 SCENES: dict[str, tuple[tuple[int, int], Scene]] = {
     "main-200x50": ((200, 50), devices_ready),
     "main-80x24": ((80, 24), devices_ready),
     "server-80x24": ((80, 24), show_server),
     "palette-120x36": ((120, 36), open_palette),
     "profiles-120x36": ((120, 36), open_profile_picker),
+    "preflight-120x40": ((120, 40), open_preflight),
+    "serving-200x50": ((200, 50), server_running),
+    "server-log-160x45": ((160, 45), server_zoomed),
 }
 
 
 async def shoot(name: str, size: tuple[int, int], scene: Scene, root: Path) -> Path:
     app = demo_app(root / "runs", frozen=True)
     async with app.run_test(size=size) as pilot:
-        await scene(app, pilot)
-        path = app.save_screenshot(filename=f"{name}.svg", path=str(HERE))
+        try:
+            await scene(app, pilot)
+            path = app.save_screenshot(filename=f"{name}.svg", path=str(HERE))
+        finally:
+            await stop_server(app)
     return Path(path)
 
 
@@ -78,6 +114,7 @@ async def main() -> None:
         "XDG_CONFIG_HOME": str(root / "config"),
         "NPU_CONSOLE_SIM_HOME": str(root / "sim"),
         "NPU_CONSOLE_SIM_FROZEN": "1",
+        "NPU_CONSOLE_SIM_SPEED": "0.1",
     })
     os.chdir(root.parent)
     for name, (size, scene) in SCENES.items():

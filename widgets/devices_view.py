@@ -283,7 +283,7 @@ def _sync_table(table: DataTable[Cell], shown: dict[str, tuple[Cell, ...]],
         else:
             for column, old, new in zip(columns, before, cells, strict=True):
                 if _differs(old, new):
-                    table.update_cell(key, column, new)
+                    table.update_cell(key, column, new, update_width=True)
         shown[key] = cells
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.server.logfacts.diagnosis import Diagnosis
+from tui.server.logfacts.events import Stats
 from tui.server.logfacts.phases import LABELS, ORDER, Phase
 from tui.server.serving_metrics import MetricsHistory
 from widgets.sparkline_text import sparkline
@@ -129,4 +130,18 @@ def metrics_rows(history: MetricsHistory) -> list[tuple[str, str, Sequence[float
          history.rate_series(lambda r: r.generation_tokens_per_s)),
         ("Mean TTFT", fmt(None if not rates or rates.mean_ttft_s is None else rates.mean_ttft_s * 1000, "{:.0f} ms"),
          history.rate_series(lambda r: r.mean_ttft_s)),
+    ]
+
+
+def stats_rows(history: Sequence[Stats]) -> list[tuple[str, str, Sequence[float | None]]]:
+    """The same numbers from the log's periodic `Engine 000: Avg prompt throughput …` lines (no /metrics)."""
+    if not history:
+        return []
+    last = history[-1]
+    return [
+        ("Running", str(last.running), [s.running for s in history]),
+        ("Waiting", str(last.waiting), [s.waiting for s in history]),
+        ("KV cache", f"{last.kv_usage_pct:.1f} %", [s.kv_usage_pct for s in history]),
+        ("Prompt tok/s", f"{last.prompt_tps:.1f}", [s.prompt_tps for s in history]),
+        ("Gen tok/s", f"{last.gen_tps:.1f}", [s.gen_tps for s in history]),
     ]

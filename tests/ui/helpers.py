@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -54,3 +55,15 @@ async def wait_until(pilot: Pilot[None], predicate: Callable[[], bool], timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await pilot.pause(0.05)
         await asyncio.sleep(0)
+
+
+def capture_notes(app: NpuConsoleApp) -> list[str]:
+    notes: list[str] = []
+    original = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        notes.append(message)
+        original(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return notes

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.ui.helpers import wait_until
+from tests.ui.helpers import capture_notes, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.devices.host import HostSampler
 from tui.profiles import load_profile, shipped_profiles_dir
@@ -29,18 +29,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "npu-smi"
 
 def status_text(app: NpuConsoleApp) -> str:
     return str(app.main.query_one("#status", Static).render())
-
-
-def capture_notes(app: NpuConsoleApp) -> list[str]:
-    notes: list[str] = []
-    original = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        notes.append(message)
-        original(message, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return notes
 
 
 def console(tmp_path: Path, env: dict[str, str], **kwargs: Any) -> NpuConsoleApp:

@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, Log, OptionList, Static
 
-from tests.ui.helpers import FixedHost, wait_until
+from tests.ui.helpers import FixedHost, capture_notes, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.proc_tree import stop_tree
 from tui.profiles import load_profile, shipped_profiles_dir
@@ -78,6 +78,7 @@ async def launch(app: NpuConsoleApp, pilot: Any) -> PreflightScreen:
 
 async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
     app = demo_console(tmp_path)
+    notes = capture_notes(app)
     async with app.run_test(size=(200, 50)) as pilot:
         preflight = await launch(app, pilot)
         checklist = plain_static(preflight)
@@ -104,6 +105,8 @@ async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
         on_disk = (run_dir / "server.log").read_text()
         assert "Application shutdown complete." in on_disk
         assert app.session.launched_pids == ()
+        await wait_until(pilot, lambda: any("back to its pre-launch level" in note for note in notes),
+                         timeout=15, what="the HBM check after the stop")
 
 
 def plain_static(screen: Any) -> str:
@@ -152,6 +155,9 @@ SOMEONE_ELSES_LOG = [
     "(APIServer pid=4242) INFO:     Started server process [4242]",
     "(APIServer pid=4242) INFO:     Waiting for application startup.",
     "(APIServer pid=4242) INFO:     Application startup complete.",
+    "(APIServer pid=4242) INFO 11-21 08:00:40 [loggers.py:127] Engine 000: Avg prompt throughput: 812.3 tokens/s, "
+    "Avg generation throughput: 1203.9 tokens/s, Running: 31 reqs, Waiting: 2 reqs, GPU KV cache usage: 41.2%, "
+    "Prefix cache hit rate: 12.5%",
 ]
 
 

@@ -74,6 +74,7 @@ class PreflightScreen(ModalScreen[str | None]):
             yield Static(summary, id="summary")
             with VerticalScroll():
                 yield Static(checklist(self._checks))
+                yield Static(Text("\nWhat will run:", style="bold"))
                 yield Static(Text(self._command, style="dim"))
             with Horizontal():
                 for index, check in enumerate(self._checks):

@@ -41,7 +41,7 @@ from tui.server.launcher import LaunchError
 from tui.server.preflight import run_preflight
 from tui.server.serving_metrics import MetricsHistory, ServingMetrics
 from tui.session import ConsoleSession
-from widgets.server_facts import metrics_rows
+from widgets.server_facts import metrics_rows, stats_rows
 from widgets.server_log import ServerLog
 from widgets.server_view import ServerView
 
@@ -305,6 +305,8 @@ class ServerActions(App[None]):
         facts = self.server.facts
         finished = self.server.status.state not in ("starting",)
         rows = metrics_rows(self._metrics) if self.server.status.state in ("ready", "attached") else []
+        if not rows:  # no /metrics (attached to a log only, or not scraped yet): the log's own stats lines
+            rows = stats_rows(self.server.stats_history)
         for view in self.main.query(ServerView):
             view.show_facts(facts.facts(), facts.phases(), self.server.progress, facts.root_cause,
                             len(facts.errors), rows, finished)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -27,12 +28,13 @@ from tui.server.launcher import ServerExit, ServerProcess
 from tui.server.log_window import LogLine, LogWindow, kind_of
 from tui.server.logfacts import LogFacts
 from tui.server.logfacts.diagnosis import Diagnosis
-from tui.server.logfacts.events import ErrorFound, Progress, Ready
+from tui.server.logfacts.events import ErrorFound, Progress, Ready, Stats, StatsUpdated
 from tui.server.logfacts.phases import Phase
 from tui.server.status import ServerState, ServerStatus
 from tui.server.tail import LogTail, TailBatch, follow
 
 FLUSH_S = 0.05
+STATS_KEPT = 120
 METRICS_INTERVAL_S = 2.0
 
 
@@ -56,6 +58,7 @@ class ServerControl(Widget):
         self._facts_dirty = False
         self._stopping = False
         self._api_key: str | None = None
+        self.stats_history: deque[Stats] = deque(maxlen=STATS_KEPT)  # the log's periodic stats lines
 
     # ---- state ---------------------------------------------------------------------------------
 
@@ -78,6 +81,7 @@ class ServerControl(Widget):
         self.facts = LogFacts()
         self._line_number = 0
         self._progress = None
+        self.stats_history.clear()
         self._pending.clear()
         self._facts_dirty = True
         self._flush()
@@ -201,6 +205,8 @@ class ServerControl(Widget):
                     hint = event.diagnosis.hint
                 elif isinstance(event, Progress):
                     self._progress = (event.kind, event.pct)
+                elif isinstance(event, StatsUpdated):
+                    self.stats_history.append(event.stats)
                 elif isinstance(event, Ready) and self.status.state == "starting":
                     self.set_status("ready")
                     self.watch_metrics()
