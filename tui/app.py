@@ -18,6 +18,7 @@ from textual.binding import Binding, BindingType
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
 from tui.devices.host import HostSampler, HostSource, disk_probe_path
 from tui.devices.processes import HeldMemory
+from tui.playground import PlaygroundState
 from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.commands import ConsoleCommandsProvider
@@ -29,6 +30,7 @@ from tui.screens.messages import (
     ProfileLoaded,
     RunDirReady,
 )
+from tui.screens.playground_actions import PlaygroundActions
 from tui.screens.server_actions import ServerActions
 from tui.screens.server_control import ServerControl
 from tui.server.launch_plan import launch_plan
@@ -36,12 +38,11 @@ from tui.server.serving_metrics import MetricsHistory
 from tui.session import ConsoleSession
 from widgets.console_header import ConsoleHeader, HeaderInfo
 from widgets.devices_view import DevicesView
-from widgets.playground_view import PlaygroundView
 from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
 
-class NpuConsoleApp(ServerActions, DevicesActions):
+class NpuConsoleApp(PlaygroundActions, ServerActions, DevicesActions):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"
@@ -76,6 +77,8 @@ class NpuConsoleApp(ServerActions, DevicesActions):
         self._holders: tuple[HeldMemory, ...] = ()  # who holds device memory, as of the last read
         self._prelaunch_hbm: dict[tuple[int, int | None], int] | None = None
         self._metrics = MetricsHistory()
+        self.playground = PlaygroundState.from_profile(session.profile) if session.profile else PlaygroundState()
+        self._last_exchange = None
 
     # ---- structure -------------------------------------------------------------------------
 
@@ -203,6 +206,7 @@ class NpuConsoleApp(ServerActions, DevicesActions):
 
     def on_profile_loaded(self, message: ProfileLoaded) -> None:
         self.session.use_profile(message.profile)
+        self.playground = PlaygroundState.from_profile(message.profile)
         self._show_profile()
         self._create_run_dir()
         self.notify(f"Using profile {message.profile.name}.")
@@ -236,7 +240,7 @@ class NpuConsoleApp(ServerActions, DevicesActions):
             main.query_one(ServerView).show_plan(profile, plan)
             if isinstance(self._host_sampler, HostSampler):
                 self._host_sampler.disk_path = disk_probe_path(plan.model, self.session.env)
-        main.query_one(PlaygroundView).show_profile(profile)
+        self._show_playground_settings()
         main.query_one(StagesView).show_profile(profile)
 
 

@@ -1,49 +1,134 @@
-"""The Playground area: where the server answers and the prompts the profile brings."""
+"""The Playground area: a transcript of exchanges and the prompt line."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Input, Static
 
-from tui.profiles import Profile
 from widgets.area import AreaView
-
-
-def playground_table(profile: Profile) -> Table:
-    """Endpoint, served model name, mode, system prompt and presets."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    settings = profile.playground
-    table.add_row("API", Text(f"{profile.base_url}/v1", style="underline"))
-    table.add_row("Model", profile.server.served_model_name or profile.model_ref)
-    if profile.server.api_key_env:
-        table.add_row("API key", Text(f"from ${profile.server.api_key_env}", style="dim"))
-    table.add_row("Mode", settings.mode)
-    if settings.system:
-        table.add_row("System", Text(settings.system, style="italic"))
-    sampling = [f"max_tokens {settings.max_tokens}"]
-    if settings.temperature is not None:
-        sampling.append(f"temperature {settings.temperature:g}")
-    if settings.top_p is not None:
-        sampling.append(f"top_p {settings.top_p:g}")
-    table.add_row("Sampling", " · ".join(sampling))
-    for index, preset in enumerate(settings.presets, start=1):
-        table.add_row("Presets" if index == 1 else "", Text(f"{index}. {preset}"))
-    return table
+from widgets.chat_turn import ChatTurn
 
 
 class PlaygroundView(AreaView):
-    """Draws the playground settings of the profile."""
+    """Draws the settings line, the turns and the prompt box; posts what the operator asks for."""
 
     DEFAULT_CSS = """
-    PlaygroundView > Static { height: auto; }
+    PlaygroundView { overflow-y: hidden; }
+    PlaygroundView #pg-bar { height: auto; color: $text-muted; }
+    PlaygroundView #transcript { height: 1fr; }
+    PlaygroundView #prompt { margin-top: 0; }
     """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "type_prompt", "Type a prompt"),
+        Binding("escape", "cancel_or_leave", "Cancel / leave", show=False),
+        Binding("ctrl+t", "toggle_mode", "Chat/completion"),
+        Binding("ctrl+n", "new_conversation", "New chat"),
+        Binding("ctrl+o", "options", "Options"),
+        Binding("ctrl+e", "presets", "Presets"),
+        Binding("ctrl+r", "history", "History"),
+        Binding("ctrl+y", "copy_reply", "Copy reply", show=False),
+        Binding("ctrl+k", "copy_curl", "Copy curl", show=False),
+    ]
+
+    class Ask(Message):
+        """The operator wants `action` done (send, cancel, toggle_mode, …), with the prompt text for send."""
+
+        def __init__(self, action: str, text: str = "") -> None:
+            super().__init__()
+            self.action = action
+            self.text = text
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.streaming = False
 
     def compose(self) -> ComposeResult:
-        yield Static("No profile chosen.", id="settings")
+        yield Static("", id="pg-bar")
+        yield VerticalScroll(id="transcript", can_focus=True)
+        yield Input(placeholder="Type a prompt; Enter sends. Esc cancels a reply, or leaves the box.", id="prompt")
 
-    def show_profile(self, profile: Profile) -> None:
-        self.query_one("#settings", Static).update(playground_table(profile))
+    def focus_target(self) -> Widget:
+        # The transcript, not the prompt box: with the box focused, the console's single-letter
+        # keys (1–4, l, s, q…) would be typed into it. Enter moves into the box, Esc back out.
+        return self.transcript
+
+    def action_type_prompt(self) -> None:
+        self.query_one("#prompt", Input).focus()
+
+    @property
+    def transcript(self) -> VerticalScroll:
+        return self.query_one("#transcript", VerticalScroll)
+
+    # ---- drawing -------------------------------------------------------------------------------
+
+    def show_settings(self, line: Text) -> None:
+        self.query_one("#pg-bar", Static).update(line)
+
+    async def start_turn(self, prompt: str, label: str) -> ChatTurn:
+        turn = ChatTurn(prompt, label)
+        follow = self._at_bottom()
+        await self.transcript.mount(turn)
+        if follow:
+            self.transcript.scroll_end(animate=False)
+        return turn
+
+    def update_turn(self, turn: ChatTurn, answer: str, reasoning: str) -> None:
+        follow = self._at_bottom()
+        turn.show(answer, reasoning)
+        if follow:
+            self.transcript.scroll_end(animate=False, immediate=False)
+
+    async def clear(self) -> None:
+        await self.transcript.remove_children()
+
+    def _at_bottom(self) -> bool:
+        transcript = self.transcript
+        return transcript.max_scroll_y == 0 or transcript.scroll_y >= transcript.max_scroll_y - 1
+
+    # ---- input ---------------------------------------------------------------------------------
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value
+        if text.strip():
+            event.input.value = ""
+            self.post_message(self.Ask("send", text))
+
+    def action_cancel_or_leave(self) -> None:
+        if self.streaming:
+            self.post_message(self.Ask("cancel"))
+        else:
+            self.transcript.focus()  # give the single-letter keys back to the console
+
+    def action_toggle_mode(self) -> None:
+        self.post_message(self.Ask("toggle_mode"))
+
+    def action_new_conversation(self) -> None:
+        self.post_message(self.Ask("new"))
+
+    def action_options(self) -> None:
+        self.post_message(self.Ask("options"))
+
+    def action_presets(self) -> None:
+        self.post_message(self.Ask("presets"))
+
+    def action_history(self) -> None:
+        self.post_message(self.Ask("history"))
+
+    def action_copy_reply(self) -> None:
+        self.post_message(self.Ask("copy_reply"))
+
+    def action_copy_curl(self) -> None:
+        self.post_message(self.Ask("copy_curl"))
+
+    def set_prompt(self, text: str) -> None:
+        box = self.query_one("#prompt", Input)
+        box.value = text
+        box.focus()

@@ -69,8 +69,16 @@ class MainScreen(Screen[None]):
             self.maximize(self.area(self.active_area), container=False)
 
     def watch_active_area(self, active: str) -> None:
+        # Inline styles, not a CSS class: toggling a class re-matches the stylesheet over the whole
+        # subtree (tables, the log), which made an area switch cost tens of milliseconds.
+        compact = self.has_class("-compact")
+        accent = self.app.current_theme.accent or "orange"
         for area_id in AREA_TITLES:
-            self.area(area_id).set_class(area_id == active, "-active")
+            area = self.area(area_id)
+            is_active = area_id == active
+            area.styles.border = ("round", accent if is_active else "#444444")
+            area.styles.border_title_color = accent if is_active else "#888888"
+            area.display = is_active or not compact
         self.query_one(AreaTabs).show(active)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
@@ -85,4 +93,8 @@ class MainScreen(Screen[None]):
         self._apply_size(event.size.width, event.size.height)
 
     def _apply_size(self, width: int, height: int) -> None:
-        self.set_class(width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1], "-compact")
+        compact = width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1]
+        if compact != self.has_class("-compact"):
+            self.set_class(compact, "-compact")
+            if self.is_mounted:
+                self.watch_active_area(self.active_area)

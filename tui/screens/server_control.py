@@ -34,6 +34,7 @@ from tui.server.status import ServerState, ServerStatus
 from tui.server.tail import LogTail, TailBatch, follow
 
 FLUSH_S = 0.05
+FACTS_EVERY_S = 0.25  # the facts panel is redrawn at most 4 times a second, however busy the log
 STATS_KEPT = 120
 METRICS_INTERVAL_S = 2.0
 
@@ -56,6 +57,8 @@ class ServerControl(Widget):
         self._line_number = 0
         self._progress: tuple[str, int] | None = None
         self._facts_dirty = False
+        self._facts_posted_at = 0.0
+        self._facts_timer: Timer | None = None
         self._stopping = False
         self._api_key: str | None = None
         self.stats_history: deque[Stats] = deque(maxlen=STATS_KEPT)  # the log's periodic stats lines
@@ -223,5 +226,15 @@ class ServerControl(Widget):
             self.window.extend(lines)
             self.post_message(ServerLinesArrived(lines, self._line_number))
         if self._facts_dirty:
+            wait = self._facts_posted_at + FACTS_EVERY_S - time.monotonic()
+            if wait <= 0:
+                self._post_facts()
+            elif self._facts_timer is None:
+                self._facts_timer = self.set_timer(wait, self._post_facts)
+
+    def _post_facts(self) -> None:
+        self._facts_timer = None
+        if self._facts_dirty:
             self._facts_dirty = False
+            self._facts_posted_at = time.monotonic()
             self.post_message(ServerFactsChanged())

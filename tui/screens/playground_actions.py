@@ -1,0 +1,265 @@
+"""The Playground area's behaviour on the app: send, stream, cancel, options, presets, history.
+
+A mixin of `NpuConsoleApp`. A reply streams in a worker; the deltas are
+gathered and drawn at most ~30 times a second (not once per token), the view
+follows the bottom only when the reader is there, Esc cancels and keeps what
+had arrived, and every request and reply goes to the run's `chat.jsonl` as it
+happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App
+
+from tui.api.client import ApiClient
+from tui.api.curl import as_curl
+from tui.api.errors import ApiError
+from tui.api.reply import Reply
+from tui.chat_journal import ChatJournal, journals_under, read_conversations
+from tui.playground import PlaygroundState
+from tui.runs import safe_name
+from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.main import MainScreen
+from tui.screens.options import Options, OptionsScreen
+from tui.screens.server_control import ServerControl
+from tui.session import ConsoleSession
+from widgets.chat_turn import ChatTurn
+from widgets.playground_view import PlaygroundView
+
+REPAINT_EVERY_S = 1 / 30  # at most ~30 redraws a second while tokens stream
+
+
+def reply_stats(reply: Reply) -> str:
+    """`TTFT 123 ms · 45.6 tok/s · 128 tokens · stop` (an estimate is labelled as one)."""
+    timings = reply.timings
+    parts = []
+    if timings.ttft_ms is not None:
+        parts.append(f"TTFT {timings.ttft_ms:.0f} ms")
+    if timings.tokens_per_s is not None:
+        parts.append(f"{timings.tokens_per_s:.1f} tok/s")
+    if timings.output_tokens is not None:
+        estimated = " (estimated: the server sent no usage)" if timings.output_tokens_estimated else ""
+        parts.append(f"{timings.output_tokens} tokens{estimated}")
+    if timings.e2e_ms is not None:
+        parts.append(f"{timings.e2e_ms / 1000:.2f} s")
+    parts.append(reply.finish_reason or ("cancelled" if reply.partial else "no finish reason"))
+    return " · ".join(parts)
+
+
+class PlaygroundActions(App[None]):
+    """Playground reactions; the app provides `session`, `server`, `playground` and `main`."""
+
+    session: ConsoleSession
+    server: ServerControl
+    playground: PlaygroundState
+    _last_exchange: tuple[str, Reply | None, Any] | None  # prompt, reply, the HttpRequest
+
+    @property
+    def main(self) -> MainScreen:
+        raise NotImplementedError
+
+    def _playground_view(self) -> PlaygroundView | None:
+        views = self.main.query(PlaygroundView)
+        return views.first() if views else None
+
+    def _show_playground_settings(self) -> None:
+        view = self._playground_view()
+        if view is None:
+            return
+        state = self.playground
+        line = Text(no_wrap=False)
+        line.append(state.mode, style="bold")
+        line.append(f" · {self._api_root()}/v1", style="underline")
+        line.append(f" · model {state.model or 'the first the server lists'}")
+        sampling = state.sampling
+        for name, label in (("max_tokens", "max"), ("temperature", "temp"), ("top_p", "top_p"), ("seed", "seed")):
+            value = getattr(sampling, name)
+            if value is not None:
+                line.append(f" · {label} {value:g}" if isinstance(value, float) else f" · {label} {value}")
+        if state.mode == "chat" and state.history:
+            line.append(f" · {len(state.history) // 2} turn(s) so far")
+        line.append("\n^T chat/completion · ^N new · ^O options · ^E presets · ^R history · ^Y copy · ^K curl",
+                    style="dim")
+        view.show_settings(line)
+
+    def _api_root(self) -> str:
+        profile = self.session.profile
+        return self.server.status.url or (profile.base_url if profile else "http://127.0.0.1:8000")
+
+    def _client(self) -> ApiClient:
+        profile = self.session.profile
+        return ApiClient(self._api_root(), api_key_env=profile.server.api_key_env if profile else None,
+                         transport=self.session.http_transport, profile=profile.name if profile else None)
+
+    # ---- what the view asks for --------------------------------------------------------------
+
+    async def on_playground_view_ask(self, message: PlaygroundView.Ask) -> None:
+        action = message.action
+        if action == "send":
+            self._stream_reply(message.text)
+        elif action == "cancel":
+            for worker in self.workers:
+                if worker.group == "playground-reply":
+                    worker.cancel()
+        elif action == "toggle_mode":
+            self.playground.toggle_mode()
+            await self._clear_transcript()
+            self.notify(f"Playground in {self.playground.mode} mode; a new conversation starts.")
+        elif action == "new":
+            self.playground.new_conversation()
+            await self._clear_transcript()
+        elif action == "options":
+            self._edit_options()
+        elif action == "presets":
+            self._pick_preset()
+        elif action == "history":
+            self._reopen_history()
+        elif action in ("copy_reply", "copy_curl"):
+            self._copy(action)
+        self._show_playground_settings()
+
+    async def _clear_transcript(self) -> None:
+        view = self._playground_view()
+        if view is not None:
+            await view.clear()
+
+    def _copy(self, what: str) -> None:
+        if self._last_exchange is None:
+            self.notify("Nothing sent yet.", severity="warning")
+            return
+        _, reply, http_request = self._last_exchange
+        if what == "copy_curl":
+            self.copy_to_clipboard(as_curl(http_request))
+            self.notify("Copied the exact request as a curl command (the API key as its variable).")
+        elif reply is not None:
+            self.copy_to_clipboard(reply.text)
+            self.notify(f"Copied the reply ({len(reply.text)} characters).")
+
+    # ---- streaming ---------------------------------------------------------------------------
+
+    @work(group="playground-reply", exclusive=True)
+    async def _stream_reply(self, prompt: str) -> None:
+        view = self._playground_view()
+        if view is None:
+            return
+        state = self.playground
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        journal = ChatJournal(run_dir)
+        label = "you" if state.mode == "chat" else "prompt"
+        turn = await view.start_turn(prompt, label)
+        view.streaming = True
+        answer: list[str] = []
+        thinking: list[str] = []
+        async with self._client() as client:
+            if state.model is None:
+                try:
+                    models = await client.list_models()
+                except ApiError as error:
+                    view.streaming = False
+                    turn.finish("", str(error))
+                    return
+                state.model = models[0].id if models else None
+            request = state.request(prompt)
+            stream = client.stream(request)
+            self._last_exchange = (prompt, None, stream.request)
+            await asyncio.to_thread(journal.request, state.conversation_id, state.mode, state.model or "",
+                                    self._api_root(), stream.request.json_body(), prompt, state.system)
+            drawn_at = 0.0
+            cancelled = False
+            try:
+                async with stream:
+                    async for delta in stream:
+                        answer.append(delta.text)
+                        thinking.append(delta.reasoning)
+                        now = time.monotonic()
+                        if now - drawn_at >= REPAINT_EVERY_S:
+                            drawn_at = now
+                            view.update_turn(turn, "".join(answer), "".join(thinking))
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+            finally:
+                view.streaming = False
+                reply = stream.reply if stream.finished else Reply(
+                    text="".join(answer), reasoning="".join(thinking), partial=True, error="cancelled")
+                self._finish_turn(view, turn, prompt, reply, journal, cancelled)
+
+    def _finish_turn(self, view: PlaygroundView, turn: ChatTurn, prompt: str, reply: Reply,
+                     journal: ChatJournal, cancelled: bool) -> None:
+        """Draw the final text and numbers, remember the turn, and journal the reply (also when cancelled)."""
+        state = self.playground
+        view.update_turn(turn, reply.text, reply.reasoning)
+        error = "Cancelled (Esc): the text above is what had arrived." if cancelled else reply.error
+        turn.finish(reply_stats(reply), error)
+        if self._last_exchange is not None:
+            self._last_exchange = (prompt, reply, self._last_exchange[2])
+        if reply.ok and not reply.partial:
+            state.remember(prompt, reply.text)
+        journal.reply(state.conversation_id, reply.text, reply.reasoning, reply.finish_reason, reply.error,
+                      reply.partial, reply.timings.to_json())
+        self._show_playground_settings()
+
+    # ---- dialogs -----------------------------------------------------------------------------
+
+    @work(group="playground-dialog", exclusive=True)
+    async def _edit_options(self) -> None:
+        models: list[str] = []
+        async with self._client() as client:
+            try:
+                models = [model.id for model in await asyncio.wait_for(client.list_models(), 3.0)]
+            except (ApiError, asyncio.TimeoutError):  # the form works without the list; the server may be down
+                models = []
+        state = self.playground
+        options = await self.push_screen_wait(OptionsScreen(Options(state.model, state.system, state.sampling), models))
+        if options is not None:
+            state.model, state.system, state.sampling = options.model, options.system, options.sampling
+            self._show_playground_settings()
+
+    @work(group="playground-dialog", exclusive=True)
+    async def _pick_preset(self) -> None:
+        profile = self.session.profile
+        presets = list(profile.playground.presets) if profile else []
+        if profile is not None and self.playground.mode == "completion":
+            presets += [p for p in profile.stages.evidence.prompts if p not in presets]
+        if not presets:
+            self.notify("This profile has no prompt presets.", severity="warning")
+            return
+        choices = [Choice(str(i), preset.replace("\n", "⏎")[:90]) for i, preset in enumerate(presets)]
+        picked = await self.push_screen_wait(ChoiceScreen("Prompt presets", choices))
+        view = self._playground_view()
+        if picked is not None and view is not None:
+            view.set_prompt(presets[int(picked)])
+
+    @work(group="playground-dialog", exclusive=True)
+    async def _reopen_history(self) -> None:
+        profile = self.session.profile
+        journals = await asyncio.to_thread(journals_under, self.session.runs_root,
+                                           safe_name(profile.name) if profile else None)
+        conversations = await asyncio.to_thread(read_conversations, journals)
+        if not conversations:
+            self.notify("No saved conversations yet for this profile.")
+            return
+        choices = [
+            Choice(str(i), c.title, f"{c.mode} · {len(c.turns)} turn(s) · {c.path.parent.name}")
+            for i, c in enumerate(conversations[:50])
+        ]
+        picked = await self.push_screen_wait(ChoiceScreen("Reopen a conversation", choices))
+        view = self._playground_view()
+        if picked is None or view is None:
+            return
+        conversation = conversations[int(picked)]
+        self.playground.reopen(conversation)
+        await view.clear()
+        for saved in conversation.turns:
+            turn = await view.start_turn(saved.prompt, "you" if conversation.mode == "chat" else "prompt")
+            view.update_turn(turn, saved.reply or "", saved.reasoning)
+            turn.finish("saved " + (saved.finish_reason or ""), saved.error)
+        self._show_playground_settings()
+        self.notify(f"Reopened: {conversation.title}. New prompts continue it.")
+
