@@ -31,6 +31,7 @@ examples:
   npu-console smi --file saved.txt         parse a saved `npu-smi info` output
   npu-console log facts server.log --json  the facts, phases and root cause of a vllm serve log
   npu-console serve --profile demo         preflight, launch and watch a server (Ctrl-C stops it)
+  npu-console ask --url http://127.0.0.1:8000 "say hi"   one prompt, streamed, with TTFT and tokens/s
 """
 
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read npu-smi or nvidia-smi (or parse a saved output) into one snapshot.",
     )
     smi_command.add_arguments(smi)
+    from tui.commands import ask as ask_command
     from tui.commands import log as log_command
     from tui.commands import serve as serve_command
 
@@ -79,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.add_arguments(subcommands.add_parser(
         "serve", help="preflight, launch and watch a server from a profile (Ctrl-C stops its whole tree)",
         description="Preflight checks, then launch the profile's server and print its phases and facts."))
+    ask_command.add_arguments(subcommands.add_parser(
+        "ask", help="send one prompt to an OpenAI-compatible server and stream the reply",
+        description="Send one prompt (chat or completion) and print the reply as it streams."))
     return parser
 
 
@@ -97,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands import log as log_command
 
         return log_command.run(args)
+    if args.command == "ask":
+        from tui.commands import ask as ask_command
+
+        return ask_command.run(args)
     if args.command == "serve":
         from tui.commands import serve as serve_command
 

@@ -50,6 +50,12 @@ class PlaygroundState:
         if self.mode == "chat":
             self.history += [Message("user", prompt), Message("assistant", answer)]
 
+    def take_back_last(self, prompt: str) -> str:
+        """Drop the last exchange from the history (to edit its prompt and send it again); its prompt."""
+        if self.mode == "chat" and len(self.history) >= 2 and self.history[-2].content == prompt:
+            self.history = self.history[:-2]
+        return prompt
+
     def new_conversation(self) -> None:
         self.conversation_id = new_conversation_id()
         self.history = []

@@ -31,10 +31,11 @@ class PlaygroundView(AreaView):
         Binding("ctrl+t", "toggle_mode", "Chat/completion"),
         Binding("ctrl+n", "new_conversation", "New chat"),
         Binding("ctrl+o", "options", "Options"),
-        Binding("ctrl+e", "presets", "Presets"),
+        Binding("ctrl+g", "presets", "Presets"),
         Binding("ctrl+r", "history", "History"),
+        Binding("ctrl+b", "edit_last", "Edit last", show=False),
         Binding("ctrl+y", "copy_reply", "Copy reply", show=False),
-        Binding("ctrl+k", "copy_curl", "Copy curl", show=False),
+        Binding("ctrl+l", "copy_curl", "Copy curl", show=False),
     ]
 
     class Ask(Message):
@@ -121,6 +122,9 @@ class PlaygroundView(AreaView):
 
     def action_history(self) -> None:
         self.post_message(self.Ask("history"))
+
+    def action_edit_last(self) -> None:
+        self.post_message(self.Ask("edit_last"))
 
     def action_copy_reply(self) -> None:
         self.post_message(self.Ask("copy_reply"))

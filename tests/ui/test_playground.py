@@ -147,3 +147,31 @@ async def test_a_server_that_is_not_running_is_one_sentence(tmp_path: Path, host
 
 def _texts(turn: ChatTurn) -> str:
     return " ".join(str(static.content) for static in turn.query(Static))
+
+
+async def test_logprobs_with_alternatives_are_there_on_demand(tmp_path: Path, host: DemoHost,
+                                                              served: SimServer) -> None:
+    app = console(tmp_path, host, served)
+    app.playground.sampling = replace(app.playground.sampling, logprobs=3, max_tokens=8)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await send(app, pilot, "say hi")
+        await wait_until(pilot, lambda: bool(turns(app)) and "tok/s" in _texts(turns(app)[0]), timeout=20,
+                         what="the reply")
+        await wait_until(pilot, lambda: len(turns(app)[0].query(Collapsible)) == 2, what="the logprobs block")
+        logprobs = turns(app)[0].query(Collapsible).last()
+        assert logprobs.collapsed and logprobs.title.startswith("Logprobs (")
+
+
+async def test_edit_last_takes_the_exchange_back_into_the_box(tmp_path: Path, host: DemoHost,
+                                                              served: SimServer) -> None:
+    app = console(tmp_path, host, served)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await send(app, pilot, "a question to rephrase")
+        await wait_until(pilot, lambda: bool(turns(app)) and "tok/s" in _texts(turns(app)[0]), timeout=20,
+                         what="the reply")
+        assert len(app.playground.history) == 2
+        await pilot.press("ctrl+b")
+        await wait_until(pilot, lambda: not turns(app), what="the turn taken back")
+        assert app.playground.history == []
+        box = app.main.query_one("#prompt", Input)
+        assert box.value == "a question to rephrase" and box.has_focus

@@ -105,10 +105,6 @@ class ReplyAssembler:
         """The server said the reply is over: `[DONE]`, a finish reason, or an error it reported."""
         return self.done or self.finish_reason is not None or self.error is not None
 
-    @property
-    def started(self) -> bool:
-        return bool(self._text or self._reasoning or self.events)
-
     def feed(self, event: SSEEvent, now: float | None = None) -> StreamDelta | None:
         """The delta this event adds, or None (role-only chunks, usage, `[DONE]`, keep-alives)."""
         self.events += 1
@@ -127,7 +123,7 @@ class ReplyAssembler:
         if not isinstance(chunk, Mapping):
             self.skipped += 1
             return None
-        if "error" in chunk or chunk.get("object") == "error":
+        if chunk.get("error") is not None or chunk.get("object") == "error":
             self.error = message_from_json(chunk) or data
             return None
         usage = Usage.from_json(chunk.get("usage"))
@@ -275,7 +271,7 @@ def parse_body(data: object, *, split_think_tags: bool = True) -> tuple[Reply, s
     is not a reply (an error object, or no choices)."""
     if not isinstance(data, Mapping):
         return Reply(), "the server answered, but not with a JSON object"
-    if "error" in data or data.get("object") == "error":
+    if data.get("error") is not None or data.get("object") == "error":
         return Reply(), message_from_json(data) or "the server answered with an error object"
     choice = _choice_zero(data.get("choices"))
     usage = Usage.from_json(data.get("usage"))

@@ -32,7 +32,7 @@ from tui.session import ConsoleSession
 from widgets.chat_turn import ChatTurn
 from widgets.playground_view import PlaygroundView
 
-REPAINT_EVERY_S = 1 / 30  # at most ~30 redraws a second while tokens stream
+REPAINT_EVERY_S = 1 / 25  # at most 25 redraws a second while tokens stream (the issue allows ~30)
 
 
 def reply_stats(reply: Reply) -> str:
@@ -84,8 +84,8 @@ class PlaygroundActions(App[None]):
                 line.append(f" · {label} {value:g}" if isinstance(value, float) else f" · {label} {value}")
         if state.mode == "chat" and state.history:
             line.append(f" · {len(state.history) // 2} turn(s) so far")
-        line.append("\n^T chat/completion · ^N new · ^O options · ^E presets · ^R history · ^Y copy · ^K curl",
-                    style="dim")
+        line.append("\nEnter type · Esc cancel/leave · ^T chat/completion · ^N new · ^B edit last · ^O options · "
+                    "^G presets · ^R history · ^Y copy reply · ^L copy curl", style="dim")
         view.show_settings(line)
 
     def _api_root(self) -> str:
@@ -120,9 +120,22 @@ class PlaygroundActions(App[None]):
             self._pick_preset()
         elif action == "history":
             self._reopen_history()
+        elif action == "edit_last":
+            await self._edit_last()
         elif action in ("copy_reply", "copy_curl"):
             self._copy(action)
         self._show_playground_settings()
+
+    async def _edit_last(self) -> None:
+        """Take the last exchange back: its prompt returns to the box, to be edited and sent again."""
+        view = self._playground_view()
+        shown = list(self.main.query(ChatTurn))
+        if view is None or not shown or view.streaming:
+            self.notify("Nothing to edit (or a reply is still streaming).", severity="warning")
+            return
+        prompt = self.playground.take_back_last(shown[-1].prompt)
+        await shown[-1].remove()
+        view.set_prompt(prompt)
 
     async def _clear_transcript(self) -> None:
         view = self._playground_view()
@@ -196,7 +209,7 @@ class PlaygroundActions(App[None]):
         state = self.playground
         view.update_turn(turn, reply.text, reply.reasoning)
         error = "Cancelled (Esc): the text above is what had arrived." if cancelled else reply.error
-        turn.finish(reply_stats(reply), error)
+        turn.finish(reply_stats(reply), error, reply.logprobs)
         if self._last_exchange is not None:
             self._last_exchange = (prompt, reply, self._last_exchange[2])
         if reply.ok and not reply.partial:
