@@ -25,13 +25,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
-from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.bench.keystrokes import FrameClock, p99, summary
 from tui.app import make_app
 from tui.devices.host import HostSampler
 from tui.profiles import load_profile, shipped_profiles_dir
@@ -72,17 +71,8 @@ async def measure(hang_s: float, duration_s: float) -> tuple[list[float], int]:
         latencies: list[float] = []
         most_at_once = 0
         areas = {"1": "devices", "2": "server", "3": "playground", "4": "stages"}
-        frames: list[float] = []
-        display = app._display
-
-        def timed_display(screen: Any, renderable: Any) -> None:
-            display(screen, renderable)
-            frames.append(time.perf_counter())
-
-        app._display = timed_display  # type: ignore[method-assign]
+        clock = FrameClock(app)
         async with app.run_test(size=(80, 24)) as pilot:
-            driver = app._driver
-            assert driver is not None
             while not (folder / "answered").exists() or (hang_s and not app.devices.reading):
                 await pilot.pause(0.05)
             started = time.monotonic()
@@ -90,15 +80,7 @@ async def measure(hang_s: float, duration_s: float) -> tuple[list[float], int]:
             while time.monotonic() - started < duration_s:
                 key = "1234"[index % 4]
                 index += 1
-                before = time.perf_counter()
-                event = events.Key(key, key)
-                event.set_sender(app)
-                driver.send_message(event)
-                while app.main.active_area != areas[key] or not frames or frames[-1] < before:
-                    await asyncio.sleep(0.0005)
-                    if time.perf_counter() - before > 5:
-                        raise TimeoutError(f"key {key!r} not painted within 5 s")
-                latencies.append((frames[-1] - before) * 1000)
+                latencies.append(await clock.press(key, lambda key=key: app.main.active_area == areas[key]))
                 if index % 10 == 0:
                     most_at_once = max(most_at_once, running_reads(tool))
                 await asyncio.sleep(0.05)
@@ -107,17 +89,9 @@ async def measure(hang_s: float, duration_s: float) -> tuple[list[float], int]:
         return latencies, most_at_once
 
 
-def _p99(latencies: list[float]) -> float:
-    ordered = sorted(latencies)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
 def report(name: str, latencies: list[float]) -> float:
-    ordered = sorted(latencies)
-    p99 = _p99(ordered)
-    print(f"{name}: {len(ordered)} keys, median {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, "
-          f"worst {ordered[-1]:.1f} ms")
-    return ordered[-1]
+    print(f"{name}: {summary(latencies, TARGET_MS)}")
+    return max(latencies)
 
 
 def main() -> int:
@@ -129,7 +103,7 @@ def main() -> int:
     report("npu-smi answering (baseline)", baseline)
     worst = report(f"npu-smi hung {args.hang:.0f} s", hung)
     print(f"hung/baseline: median {statistics.median(hung) / statistics.median(baseline):.2f}, "
-          f"p99 {_p99(hung) / _p99(baseline):.2f}; worst keystroke during the hang {worst:.1f} ms "
+          f"p99 {p99(hung) / p99(baseline):.2f}; worst keystroke during the hang {worst:.1f} ms "
           f"= {worst / TARGET_MS:.2f} x {TARGET_MS:.0f} ms")
     print(f"device reads running at once during the hang: at most {at_once} (must be 1)")
     return 0

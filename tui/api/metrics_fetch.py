@@ -10,10 +10,10 @@ numbers. Parsing is `tui.server.serving_metrics`, shared with tests and the CLI.
 from __future__ import annotations
 
 import asyncio
-import errno
 
 import httpx
 
+from tui.api.errors import refused
 from tui.server.serving_metrics import Exposition, ServingMetrics, parse_exposition
 
 _BODY_LINE_LIMIT = 200
@@ -30,20 +30,6 @@ def metrics_url(base_url: str) -> str:
     if base.endswith("/v1"):
         base = base[: -len("/v1")]
     return f"{base}/metrics"
-
-
-def _refused(exc: BaseException) -> bool:
-    """True when, somewhere down the cause chain, the kernel said "connection refused"."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError):
-            return True
-        if isinstance(current, OSError) and current.errno == errno.ECONNREFUSED:
-            return True
-        current = current.__cause__ or current.__context__
-    return "refused" in str(exc).lower()
 
 
 def _first_line(text: str) -> str:
@@ -80,7 +66,7 @@ async def fetch_metrics(
     except (asyncio.TimeoutError, httpx.TimeoutException):
         return f"no answer from {url} within {timeout:g} s; the server may be hung or too busy to answer"
     except httpx.ConnectError as exc:
-        if _refused(exc):
+        if refused(exc):
             return f"nothing answers at {base_url}; is the server up?"
         return f"cannot connect to {base_url}: {str(exc) or type(exc).__name__}"
     except httpx.HTTPError as exc:
