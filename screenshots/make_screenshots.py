@@ -21,11 +21,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import DataTable  # noqa: E402
+from textual.widgets import DataTable, Static  # noqa: E402
 
 from tests.ui.helpers import demo_app, wait_until  # noqa: E402
 from tui.app import NpuConsoleApp  # noqa: E402
 from tui.screens.preflight import PreflightScreen  # noqa: E402
+from widgets.chat_turn import ChatTurn  # noqa: E402
+from widgets.playground_view import PlaygroundView  # noqa: E402
 
 Scene = Callable[[NpuConsoleApp, Pilot[None]], Awaitable[None]]
 
@@ -78,6 +80,16 @@ async def server_zoomed(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
     await pilot.pause(0.5)
 
 
+async def playground_reply(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    await server_running(app, pilot)
+    await pilot.press("3")
+    app.post_message(PlaygroundView.Ask("send", "Write a Python function to reverse a string."))
+    await wait_until(pilot, lambda: bool(app.main.query(ChatTurn)) and "tok/s" in str(
+        app.main.query(ChatTurn).first().query_one(".stats", Static).content), timeout=30, what="the reply")
+    await pilot.press("z")
+    await pilot.pause(0.5)
+
+
 async def stop_server(app: NpuConsoleApp) -> None:
     if app.server.status.ours_running:
         await app.server.stop()
@@ -92,6 +104,7 @@ SCENES: dict[str, tuple[tuple[int, int], Scene]] = {
     "preflight-120x40": ((120, 40), open_preflight),
     "serving-200x50": ((200, 50), server_running),
     "server-log-160x45": ((160, 45), server_zoomed),
+    "playground-120x36": ((120, 36), playground_reply),
 }
 
 
