@@ -302,14 +302,14 @@ class ServerActions(App[None]):
         return None if started is None else time.monotonic() - started
 
     def _show_facts(self) -> None:
-        facts = self.server.facts
+        said = self.server.view
         finished = self.server.status.state not in ("starting",)
         rows = metrics_rows(self._metrics) if self.server.status.state in ("ready", "attached") else []
         if not rows:  # no /metrics (attached to a log only, or not scraped yet): the log's own stats lines
             rows = stats_rows(self.server.stats_history)
-        for view in self.main.query(ServerView):
-            view.show_facts(facts.facts(), facts.phases(), self.server.progress, facts.root_cause,
-                            len(facts.errors), rows, finished)
+        for area in self.main.query(ServerView):
+            area.show_facts(said.facts, said.phases, self.server.progress, said.root_cause, said.error_count,
+                            rows, finished)
 
 
 def _save_launch(run_dir: Path, plan: LaunchPlan) -> None:

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ class ServerControl(Widget):
         super().__init__()
         self.status = ServerStatus()
         self.window = LogWindow()
-        self.facts = LogFacts()
+        self.facts = LogFacts()  # fed in a worker thread, one batch at a time; read `view` instead
+        self.view = FactsView.of(self.facts)
         self._transport = http_transport
         self._server: ServerProcess | None = None
         self._tail_stop: asyncio.Event | None = None
@@ -82,6 +83,7 @@ class ServerControl(Widget):
         """Forget the previous server's lines and facts (its log stays on disk)."""
         self.window.clear()
         self.facts = LogFacts()
+        self.view = FactsView.of(self.facts)
         self._line_number = 0
         self._progress = None
         self.stats_history.clear()
@@ -90,10 +92,7 @@ class ServerControl(Widget):
         self._flush()
 
     def root_cause(self) -> Diagnosis | None:
-        return self.facts.root_cause
-
-    def phases(self) -> list[Phase]:
-        return list(self.facts.phases())
+        return self.view.root_cause
 
     # ---- launching and stopping ----------------------------------------------------------------
 
@@ -158,12 +157,12 @@ class ServerControl(Widget):
 
     @work(group="server-tail")
     async def _follow(self, tail: LogTail, stop: asyncio.Event) -> None:
-        def deliver(batch: TailBatch) -> None:
+        async def deliver(batch: TailBatch) -> None:
             if batch.truncated or batch.rotated:
                 what = "truncated" if batch.truncated else "replaced (rotated)"
-                self._take_lines([f"[npu-console] the log file was {what}; reading it from its start"])
+                await self._take_lines([f"[npu-console] the log file was {what}; reading it from its start"])
             if batch.lines:
-                self._take_lines(list(batch.lines))
+                await self._take_lines(list(batch.lines))
             if batch.error:
                 self.set_status("attached", detail=batch.error)
             elif batch.missing:
@@ -195,27 +194,24 @@ class ServerControl(Widget):
         """The UI has not caught up: let the lines wait on disk (toolong's back-pressure)."""
         return self.app.message_queue_size > 20
 
-    def _take_lines(self, lines: list[str]) -> None:
-        """Classify and parse each line now; hand them to the UI at the next flush."""
-        for text in lines:
-            self._line_number += 1
-            events = self.facts.feed_line(text)
-            hint = None
-            has_error = False
-            for event in events:
-                if isinstance(event, ErrorFound):
-                    has_error = True
-                    hint = event.diagnosis.hint
-                elif isinstance(event, Progress):
-                    self._progress = (event.kind, event.pct)
-                elif isinstance(event, StatsUpdated):
-                    self.stats_history.append(event.stats)
-                elif isinstance(event, Ready) and self.status.state == "starting":
-                    self.set_status("ready")
-                    self.watch_metrics()
-            if events:
-                self._facts_dirty = True
-            self._pending.append(LogLine(self._line_number, text, kind_of(text, has_error, bool(events)), hint))
+    async def _take_lines(self, lines: list[str]) -> None:
+        """Parse and classify a batch in a worker thread (a flood of lines must not hold the UI's loop),
+        then queue the lines for the next flush. The caller awaits this: one batch at a time."""
+        facts = self.facts
+        parsed = await asyncio.to_thread(_parse_batch, facts, lines, self._line_number)
+        if facts is not self.facts:  # a new launch or attach began meanwhile: these lines are the old log's
+            return
+        self._line_number += len(lines)
+        self._pending.extend(parsed.lines)
+        if parsed.progress is not None:
+            self._progress = parsed.progress
+        self.stats_history.extend(parsed.stats)
+        if parsed.view is not None:
+            self.view = parsed.view
+            self._facts_dirty = True
+        if parsed.ready and self.status.state == "starting":
+            self.set_status("ready")
+            self.watch_metrics()
         if self._flush_timer is None:
             self._flush_timer = self.set_timer(FLUSH_S, self._flush)
 
@@ -238,3 +234,52 @@ class ServerControl(Widget):
             self._facts_dirty = False
             self._facts_posted_at = time.monotonic()
             self.post_message(ServerFactsChanged())
+
+
+@dataclass(frozen=True)
+class FactsView:
+    """What the log has said so far, as one immutable value the UI can read while parsing goes on."""
+
+    facts: Mapping[str, Any]
+    phases: tuple[Phase, ...]
+    root_cause: Diagnosis | None
+    error_count: int
+
+    @classmethod
+    def of(cls, facts: LogFacts) -> FactsView:
+        return cls(facts.facts(), tuple(facts.phases()), facts.root_cause, len(facts.errors))
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    lines: tuple[LogLine, ...]
+    progress: tuple[str, int] | None
+    stats: tuple[Stats, ...]
+    ready: bool
+    view: FactsView | None  # None when no line of the batch changed a fact
+
+
+def _parse_batch(facts: LogFacts, lines: list[str], numbered_from: int) -> ParsedBatch:
+    """Feed `lines` to `facts` and classify each (runs in a worker thread; `facts` is touched only here)."""
+    shown: list[LogLine] = []
+    progress: tuple[str, int] | None = None
+    stats: list[Stats] = []
+    ready = False
+    changed = False
+    for offset, text in enumerate(lines, start=1):
+        events = facts.feed_line(text)
+        hint = None
+        has_error = False
+        for event in events:
+            if isinstance(event, ErrorFound):
+                has_error = True
+                hint = event.diagnosis.hint
+            elif isinstance(event, Progress):
+                progress = (event.kind, event.pct)
+            elif isinstance(event, StatsUpdated):
+                stats.append(event.stats)
+            elif isinstance(event, Ready):
+                ready = True
+        changed = changed or bool(events)
+        shown.append(LogLine(numbered_from + offset, text, kind_of(text, has_error, bool(events)), hint))
+    return ParsedBatch(tuple(shown), progress, tuple(stats), ready, FactsView.of(facts) if changed else None)

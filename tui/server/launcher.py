@@ -15,10 +15,11 @@ of it is left.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ SERVER_ESCALATION: tuple[tuple[signal.Signals, float], ...] = (
     (signal.SIGKILL, 5.0),
 )
 
-LinesCallback = Callable[[list[str]], None]
+LinesCallback = Callable[[list[str]], Awaitable[None] | None]
 
 
 class LaunchError(Exception):
@@ -149,7 +150,7 @@ class ServerProcess:
         # What the server wrote last is on disk: read it to the end before saying it ended.
         while True:
             batch = self._tail.read_available()
-            self._deliver(batch)
+            await self._deliver(batch)
             if not batch.more:
                 break
         self._stop_follow.set()
@@ -159,10 +160,13 @@ class ServerProcess:
         self.exit = ServerExit(returncode, by_signal, time.monotonic() - self._started)
         return self.exit
 
-    def _deliver(self, batch: TailBatch) -> None:
+    async def _deliver(self, batch: TailBatch) -> None:
+        """Hand the batch's lines on (awaiting a consumer that parses them elsewhere: back-pressure)."""
         if not batch.lines:
             return
         try:
-            self._on_lines(list(batch.lines))
+            result = self._on_lines(list(batch.lines))
+            if inspect.isawaitable(result):
+                await result
         except Exception:  # a broken consumer must not stop the server being followed
             pass
