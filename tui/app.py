@@ -33,16 +33,18 @@ from tui.screens.messages import (
 from tui.screens.playground_actions import PlaygroundActions
 from tui.screens.server_actions import ServerActions
 from tui.screens.server_control import ServerControl
+from tui.screens.stage_actions import StageActions
 from tui.server.launch_plan import launch_plan
 from tui.server.serving_metrics import MetricsHistory
 from tui.session import ConsoleSession
+from tui.stages.runner import DeviceQueue, StageRun
 from widgets.console_header import ConsoleHeader, HeaderInfo
 from widgets.devices_view import DevicesView
 from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
 
-class NpuConsoleApp(PlaygroundActions, ServerActions, DevicesActions):
+class NpuConsoleApp(StageActions, PlaygroundActions, ServerActions, DevicesActions):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"
@@ -79,6 +81,8 @@ class NpuConsoleApp(PlaygroundActions, ServerActions, DevicesActions):
         self._metrics = MetricsHistory()
         self.playground = PlaygroundState.from_profile(session.profile) if session.profile else PlaygroundState()
         self._last_exchange = None
+        self._stage: StageRun | None = None
+        self._stage_queue = DeviceQueue()
 
     # ---- structure -------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     smi_command.add_arguments(smi)
     from tui.commands import ask as ask_command
+    from tui.commands import dequant as dequant_command
     from tui.commands import log as log_command
     from tui.commands import serve as serve_command
 
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.add_arguments(subcommands.add_parser(
         "serve", help="preflight, launch and watch a server from a profile (Ctrl-C stops its whole tree)",
         description="Preflight checks, then launch the profile's server and print its phases and facts."))
+    dequant_command.add_arguments(subcommands.add_parser(
+        "dequant", help="FP8 → BF16 dequantization of a checkpoint, tensor by tensor, in bounded memory",
+        description="Dequantize an FP8 checkpoint (block scales) to BF16, bit-exact, writing DST atomically."))
     ask_command.add_arguments(subcommands.add_parser(
         "ask", help="send one prompt to an OpenAI-compatible server and stream the reply",
         description="Send one prompt (chat or completion) and print the reply as it streams."))
@@ -106,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands import ask as ask_command
 
         return ask_command.run(args)
+    if args.command == "dequant":
+        from tui.commands import dequant as dequant_command
+
+        return dequant_command.run(args)
     if args.command == "serve":
         from tui.commands import serve as serve_command
 

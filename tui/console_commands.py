@@ -38,6 +38,12 @@ CONSOLE_COMMANDS: tuple[ConsoleCommand, ...] = (
     ConsoleCommand("Show server log", "2", "show_area('server')", "Bring the Server area and its log to the front"),
     ConsoleCommand("Show playground", "3", "show_area('playground')", "Bring the Playground area to the front"),
     ConsoleCommand("Show stages", "4", "show_area('stages')", "Bring the Stages area to the front"),
+    ConsoleCommand("Run dequant", "d", "run_dequant",
+                   "FP8 → BF16: the profile's [stages.dequant] source into its destination", "Dequant"),
+    ConsoleCommand("Run download", "D", "run_download",
+                   "Fetch the profile's ModelScope model into its cache, with progress"),
+    ConsoleCommand("Cancel stage", "x", "cancel_stage", "Stop the running stage's whole process group"),
+    ConsoleCommand("Show runs", "w", "show_runs", "Past stage runs of this session, with their results"),
     ConsoleCommand("Refresh devices", "r", "refresh_devices", "Read the device tool again now", "Refresh"),
     ConsoleCommand(
         "Copy launch command", "c", "copy_launch", "Copy the exact launch script to the clipboard", "Copy cmd"

@@ -54,6 +54,10 @@ class ConsoleSession:
         self.variant = profile.default_variant
         self.run_dir = None
 
+    def update_profile(self, profile: Profile) -> None:
+        """The same profile, edited (and saved): the session, its variant and run directory go on."""
+        self.profile = profile
+
     def ensure_run_dir(self) -> Path:
         """The session's run directory, created on first use (blocking I/O: call off the UI thread)."""
         if self.run_dir is None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.widgets import Log, ProgressBar, Static
 
 from tui.profiles import Profile
 from widgets.area import AreaView
@@ -57,17 +61,71 @@ def stages_table(profile: Profile) -> Table:
     return table
 
 
+def result_table(result: Mapping[str, Any]) -> Table:
+    """A stage's result as key/value rows (numbers rounded, nested values as JSON)."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in result.items():
+        if isinstance(value, float):
+            shown = f"{value:,.3f}".rstrip("0").rstrip(".")
+        elif isinstance(value, (dict, list)):
+            shown = json.dumps(value, ensure_ascii=False)[:300]
+        else:
+            shown = str(value)
+        table.add_row(key.replace("_", " "), shown)
+    return table
+
+
 class StagesView(AreaView):
-    """Draws the stage settings and where this session's evidence goes."""
+    """Draws the stage settings, the running stage (progress, log, result) and where evidence goes."""
 
     DEFAULT_CSS = """
     StagesView > Static { height: auto; }
     StagesView #run-dir { color: $text-muted; margin-top: 1; }
+    StagesView #stage-status { margin-top: 1; height: auto; }
+    StagesView ProgressBar { display: none; }
+    StagesView ProgressBar.-running { display: block; }
+    StagesView #stage-log { height: 8; display: none; border: none; }
+    StagesView #stage-log.-shown { display: block; }
+    StagesView #stage-result { height: auto; }
     """
 
     def compose(self) -> ComposeResult:
         yield Static("No profile chosen.", id="stages")
+        yield Static(Text("d: run the dequant stage · x: cancel a running stage", style="dim"), id="stage-status")
+        yield ProgressBar(id="stage-progress", show_eta=False)
+        yield Log(id="stage-log", max_lines=500)
+        yield Static("", id="stage-result")
         yield Static("", id="run-dir")
+
+    def show_stage(self, line: Text, done: int | None, total: int | None, running: bool) -> None:
+        """The status line (state, counts, rate, ETA) and the progress bar."""
+        self.query_one("#stage-status", Static).update(line)
+        bar = self.query_one(ProgressBar)
+        bar.set_class(running, "-running")
+        if total:
+            bar.update(total=total, progress=done or 0)
+
+    def stage_log(self, lines: list[str]) -> None:
+        log = self.query_one("#stage-log", Log)
+        log.add_class("-shown")
+        log.write_lines(lines)
+
+    def clear_stage(self) -> None:
+        self.query_one("#stage-log", Log).clear()
+        self.query_one("#stage-result", Static).update("")
+
+    def show_result(self, title: str, result: Mapping[str, Any] | None, error: str | None, folder: Path | None
+                    ) -> None:
+        parts: list[Any] = [Text(title, style="bold")]
+        if error:
+            parts.append(Text(error, style="bold red"))
+        if result:
+            parts.append(result_table(result))
+        if folder is not None:
+            parts.append(Text(f"Files: {folder}", style="dim"))
+        self.query_one("#stage-result", Static).update(Group(*parts))
 
     def show_profile(self, profile: Profile) -> None:
         self.query_one("#stages", Static).update(stages_table(profile))

@@ -1,0 +1,66 @@
+"""The Stages area driven with Pilot: a real dequant from one key, its progress, result and files."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.stages.test_dequant import make_tensors, write_checkpoint  # noqa: E402
+from tests.ui.helpers import FixedHost, wait_until  # noqa: E402
+from tui.app import NpuConsoleApp, make_app  # noqa: E402
+from tui.profiles import DequantSettings, load_profile, save_profile, shipped_profiles_dir  # noqa: E402
+from tui.screens.confirm import ConfirmScreen  # noqa: E402
+from tui.session import ConsoleSession  # noqa: E402
+from tui.sim.demo import prepare_demo_host  # noqa: E402
+
+
+def console(tmp_path: Path, src: Path, dst: Path) -> NpuConsoleApp:
+    host = prepare_demo_host(tmp_path / "sim")
+    profile = load_profile(shipped_profiles_dir() / "demo.toml")
+    profile = replace(profile, stages=replace(profile.stages, dequant=DequantSettings(str(src), str(dst))))
+    path = save_profile(profile, tmp_path / "profiles" / "fp8.toml")
+    session = ConsoleSession(profile=load_profile(path), runs_root=tmp_path / "runs", env=host.env(dict(os.environ)))
+    return make_app(session, host_sampler=FixedHost())
+
+
+async def test_dequant_runs_from_one_key_and_offers_the_bf16_model(tmp_path: Path) -> None:
+    src = write_checkpoint(tmp_path / "fp8", make_tensors())
+    dst = tmp_path / "bf16"
+    app = console(tmp_path, src, dst)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60,
+                         what="the offer to use the BF16 model")
+        assert (dst / "config.json").exists() and "quantization_config" not in (dst / "config.json").read_text()
+        status = str(app.main.query_one("#stage-status").content)  # type: ignore[attr-defined]
+        assert "dequant: succeeded" in status
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.session.profile is not None and app.session.profile.model.path == str(dst),
+                         what="the profile pointing at the BF16 output")
+        profile = app.session.profile
+        assert profile is not None and profile.path is not None
+        assert str(dst) in profile.path.read_text()
+        run_dir = app.session.run_dir
+        assert run_dir is not None
+        (folder,) = [p for p in run_dir.iterdir() if p.is_dir() and p.name.startswith("dequant")]
+        result = json.loads((folder / "result.json").read_text())
+        assert result["tensors_converted"] >= 1
+
+
+async def test_a_profile_without_dequant_settings_says_what_to_set(tmp_path: Path) -> None:
+    host = prepare_demo_host(tmp_path / "sim")
+    session = ConsoleSession(profile=load_profile(shipped_profiles_dir() / "demo.toml"),
+                             runs_root=tmp_path / "runs", env=host.env(dict(os.environ)))
+    app = make_app(session, host_sampler=FixedHost())
+    notes: list[str] = []
+    original = app.notify
+    app.notify = lambda message, **kw: (notes.append(message), original(message, **kw))[1]  # type: ignore[method-assign]
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: any("[stages.dequant]" in note for note in notes), what="the sentence")

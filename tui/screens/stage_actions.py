@@ -1,0 +1,223 @@
+"""The Stages area's behaviour on the app: run a stage, show its progress and log, cancel, past runs.
+
+A mixin of `NpuConsoleApp`. A stage is a subprocess (`python -m tui.stages.X`)
+under the profile's stage Python, driven by `tui.stages.runner`; heavy stages
+take the device one at a time (a later one waits, and says so). Its events
+reach the view as messages; its files land in the run directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from rich.text import Text
+from textual import work
+from textual.app import App
+from textual.message import Message
+
+from tui.profiles import ProfileError, expand_value, save_profile
+from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.main import MainScreen
+from tui.session import ConsoleSession
+from tui.stages.events import LogEvent, Progress, StageError, StageEvent
+from tui.stages.launch import stage_python
+from tui.stages.runner import DeviceQueue, ProgressMeter, StageOutcome, StageRun, list_stage_runs
+from widgets.stages_view import StagesView
+
+
+class StageEventArrived(Message):
+    """One line from the running stage, parsed (or raw text), with the progress reading when it is one."""
+
+    def __init__(self, name: str, event: StageEvent | str, line: Text | None) -> None:
+        super().__init__()
+        self.name = name
+        self.event = event
+        self.line = line
+
+
+class StageFinished(Message):
+    def __init__(self, outcome: StageOutcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+class StageActions(App[None]):
+    """Stage reactions; the app provides `session`, `main`, `_stage`, `_stage_queue`."""
+
+    session: ConsoleSession
+    _stage: StageRun | None
+    _stage_queue: DeviceQueue
+
+    @property
+    def main(self) -> MainScreen:
+        raise NotImplementedError
+
+    def _show_profile(self) -> None:
+        raise NotImplementedError
+
+    def _stages_view(self) -> StagesView | None:
+        views = self.main.query(StagesView)
+        return views.first() if views else None
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def action_run_dequant(self) -> None:
+        profile = self.session.profile
+        settings = profile.stages.dequant if profile else None
+        if profile is None or settings is None or not settings.source or not settings.destination:
+            self.notify("This profile names no FP8 source and BF16 destination: set [stages.dequant] source and "
+                        "destination in the profile.", severity="warning", timeout=8)
+            return
+        src = expand_value(settings.source, self.session.env)
+        dst = expand_value(settings.destination, self.session.env)
+        args = [src, dst] + (["--block", str(settings.block_size)] if settings.block_size else [])
+        self.main.show_area("stages")
+        self._run_stage("dequant", args, f"Dequant {src} → {dst}")
+
+    def action_run_download(self) -> None:
+        profile = self.session.profile
+        if profile is None or profile.model.source != "modelscope":
+            self.notify("The download stage fetches ModelScope models; this profile's model is not one.",
+                        severity="warning")
+            return
+        args = [profile.model.id] + (["--revision", profile.model.revision] if profile.model.revision else [])
+        self.main.show_area("stages")
+        self._run_stage("download", args, f"Download {profile.model.id}")
+
+    async def action_quit(self) -> None:
+        """A running stage is stopped (its whole process group) before the console goes: nothing outlives us."""
+        if self._stage is not None:
+            self.notify("Stopping the running stage first…")
+            await self._stage.cancel()
+        await super().action_quit()  # the server's own question comes next
+
+    def action_cancel_stage(self) -> None:
+        if self._stage is None:
+            self.notify("No stage is running.", severity="warning")
+            return
+        self._cancel_stage(self._stage)
+
+    @work(group="stage-cancel")
+    async def _cancel_stage(self, stage: StageRun) -> None:
+        await stage.cancel()
+
+    @work(group="stage-runs", exclusive=True)
+    async def action_show_runs(self) -> None:
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        runs = await asyncio.to_thread(list_stage_runs, run_dir)
+        if not runs:
+            self.notify("No stage has run in this session yet.")
+            return
+        choices = [Choice(str(i), f"{run.name} · {run.state}", run.summary or (run.error or ""))
+                   for i, run in enumerate(runs)]
+        picked = await self.push_screen_wait(ChoiceScreen(f"Stage runs in {run_dir}", choices))
+        view = self._stages_view()
+        if picked is not None and view is not None:
+            run = runs[int(picked)]
+            view.show_result(f"{run.name}: {run.state}", run.result, run.error, run.folder)
+            self.main.show_area("stages")
+
+    # ---- running -----------------------------------------------------------------------------
+
+    @work(group="stage")
+    async def _run_stage(self, name: str, args: list[str], title: str) -> None:
+        view = self._stages_view()
+        profile = self.session.profile
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        if view is not None:
+            view.clear_stage()
+            if self._stage_queue.running is not None:
+                view.show_stage(Text(f"{title}: waiting for {self._stage_queue.running} to finish",
+                                     style="yellow"), None, None, False)
+        meter = ProgressMeter()
+
+        def on_event(event: StageEvent | str) -> None:
+            line = None
+            if isinstance(event, Progress):
+                reading = meter.update(event)
+                line = Text(f"{title} · {event.done:g}/{event.total:g} {event.unit}" if event.total
+                            else f"{title} · {event.done:g} {event.unit}")
+                if reading.rate is not None:
+                    line.append(f" · {reading.rate:.1f} {event.unit}/s")
+                if reading.eta_s is not None:
+                    line.append(f" · ETA {reading.eta_s:.0f} s")
+            self.post_message(StageEventArrived(name, event, line))
+
+        def on_stderr(text: str) -> None:
+            self.post_message(StageEventArrived(name, text, None))
+
+        async with self._stage_queue.slot(name):
+            python = stage_python(profile, self.session.env) if profile else None
+            env = dict(self.session.env)
+            if profile is not None:  # the profile's variables too: caches, HF_HUB_OFFLINE in ModelScope-only setups
+                env.update(profile.effective_env(profile.variant(self.session.variant)))
+            stage = StageRun(name, args, run_dir=run_dir, python=python, env=env, on_event=on_event,
+                             on_stderr=on_stderr)
+            self._stage = stage
+            if view is not None:
+                view.show_stage(Text(f"{title}: starting…"), None, None, True)
+            try:
+                outcome = await stage.run()
+            finally:
+                self._stage = None
+        self.post_message(StageFinished(outcome))
+        if outcome.ok and name == "dequant" and len(args) >= 2:
+            await self._offer_model_path(args[1], "the BF16 output", source="local")
+        elif outcome.ok and name == "download" and outcome.result and outcome.result.get("path"):
+            await self._offer_model_path(str(outcome.result["path"]), "the downloaded folder", source=None)
+
+    async def _offer_model_path(self, path: str, what: str, source: str | None) -> None:
+        """Point the profile's model at `path` (saved atomically), if the operator wants."""
+        profile = self.session.profile
+        if profile is None or profile.path is None:
+            return
+        if profile.model.path and expand_value(profile.model.path, self.session.env) == path:
+            return
+        question = (f"Point {profile.name}'s model at {what}?\n\n{path}\n\n"
+                    f"The profile file {profile.path} is rewritten (atomically); comments in it are not kept.")
+        if not await self.push_screen_wait(ConfirmScreen("Use this model folder", question, "Use it")):
+            return
+        model = replace(profile.model, path=path)
+        if source == "local":
+            model = replace(model, source="local")
+        updated = replace(profile, model=model)
+        try:
+            await asyncio.to_thread(save_profile, updated, profile.path)
+        except (OSError, ProfileError) as error:
+            self.notify(f"Could not save {profile.path}: {error}", severity="error")
+            return
+        self.session.update_profile(updated)
+        self._show_profile()
+        self.notify(f"{profile.name} now serves {path}.")
+
+    # ---- messages --------------------------------------------------------------------------
+
+    def on_stage_event_arrived(self, message: StageEventArrived) -> None:
+        view = self._stages_view()
+        if view is None:
+            return
+        event = message.event
+        if isinstance(event, Progress) and message.line is not None:
+            total = int(event.total) if event.total else None
+            view.show_stage(message.line, int(event.done), total, True)
+        elif isinstance(event, LogEvent):
+            view.stage_log([f"{event.level}: {event.message}"])
+        elif isinstance(event, StageError):
+            view.stage_log([f"error: {event.message}"])
+        elif isinstance(event, str):
+            view.stage_log([event])
+
+    def on_stage_finished(self, message: StageFinished) -> None:
+        view = self._stages_view()
+        outcome = message.outcome
+        if view is not None:
+            style = "bold green" if outcome.ok else "bold red" if outcome.state == "failed" else "yellow"
+            view.show_stage(Text(f"{outcome.name}: {outcome.state} in {outcome.seconds:.1f} s", style=style),
+                            None, None, False)
+            view.show_result(f"{outcome.name}: {outcome.state}", outcome.result, outcome.error, outcome.run_folder)
+        if not outcome.ok:
+            self.notify(outcome.error or outcome.state, title=f"{outcome.name} {outcome.state}",
+                        severity="error" if outcome.state == "failed" else "warning", timeout=10)
+
