@@ -64,3 +64,25 @@ async def test_a_profile_without_dequant_settings_says_what_to_set(tmp_path: Pat
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("d")
         await wait_until(pilot, lambda: any("[stages.dequant]" in note for note in notes), what="the sentence")
+
+
+async def test_x_cancels_a_running_stage_and_its_process_group(tmp_path: Path) -> None:
+    from tests.stages.test_download import stand_in
+
+    host = prepare_demo_host(tmp_path / "sim")
+    profile = load_profile(shipped_profiles_dir() / "qwen2.5-coder-0.5b-ascend.toml")  # a ModelScope model
+    env = host.env({**os.environ, "PYTHONPATH": str(stand_in(tmp_path)), "FAKE_MODELSCOPE": "ok",
+                    "MODELSCOPE_CACHE": str(tmp_path / "cache")})
+    session = ConsoleSession(profile=profile, runs_root=tmp_path / "runs", env=env)
+    app = make_app(session, host_sampler=FixedHost())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("D")
+        await wait_until(pilot, lambda: app._stage is not None and app._stage.pid is not None, timeout=20,
+                         what="the download running")
+        pid = app._stage.pid  # type: ignore[union-attr]
+        await pilot.press("x")
+        await wait_until(pilot, lambda: "download: cancelled" in str(
+            app.main.query_one("#stage-status").content), timeout=20, what="the cancel")  # type: ignore[attr-defined]
+        import psutil
+
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
