@@ -34,7 +34,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     return target
 
 
@@ -72,7 +72,7 @@ def append_json_line(path: str | os.PathLike[str], record: Any) -> None:
     append_line(path, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename itself durable; some filesystems refuse, which is harmless."""
     try:
         fd = os.open(directory, os.O_RDONLY)

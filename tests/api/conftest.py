@@ -11,87 +11,25 @@ process is killed as a group in teardown; waits poll with a deadline.
 from __future__ import annotations
 
 import contextlib
-import os
 import select
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.sim.harness import SimServer
 from tui.sim.demo import DEFAULT_MODEL, THINKING_MODEL, DemoHost, prepare_demo_host
 
 INSTANT = {"NPU_CONSOLE_SIM_SPEED": "0", "NPU_CONSOLE_SIM_TTFT_MS": "0", "NPU_CONSOLE_SIM_TPOT_MS": "0"}
 START_TIMEOUT_S = 20.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.02)
-
-
-class SimProcess:
-    """One simulated `vllm serve` process on a free loopback port."""
-
-    def __init__(self, demo: DemoHost, log_path: Path) -> None:
-        self.demo = demo
-        self.log_path = log_path
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def start(self, model: str, *flags: str, env: Mapping[str, str] | None = None) -> SimProcess:
-        full_env = self.demo.env({**os.environ, **INSTANT, **(env or {})})
-        argv = [str(self.demo.bin_dir / "vllm"), "serve", str(self.demo.model_dir(model)),
-                "--host", "127.0.0.1", "--port", str(self.port), *flags]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=full_env, start_new_session=True)
-        wait_until(self._ready, START_TIMEOUT_S, f"the simulated server on {self.url}")
-        return self
-
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            pytest.fail(f"the simulated server exited with {self.process.returncode}:\n{self.log()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=5)
+def started(server: SimServer, model: str, *flags: str, env: Mapping[str, str] | None = None) -> SimServer:
+    """`server` started with `model` and `flags`, once it answers."""
+    return server.start(model, *flags, env=env).wait_ready()
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +40,7 @@ def sim_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoHost:
 @pytest.fixture(scope="module")
 def sim_url(sim_demo: DemoHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A shared, healthy simulated server of the instruct model."""
-    server = SimProcess(sim_demo, tmp_path_factory.mktemp("sim-log") / "server.log").start(DEFAULT_MODEL)
+    server = started(SimServer(sim_demo, tmp_path_factory.mktemp("sim-log") / "server.log"), DEFAULT_MODEL)
     yield server.url
     server.kill()
 
@@ -110,20 +48,20 @@ def sim_url(sim_demo: DemoHost, tmp_path_factory: pytest.TempPathFactory) -> Ite
 @pytest.fixture(scope="module")
 def thinking_url(sim_demo: DemoHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A shared simulated server of the thinking model (reasoning in `reasoning` and `reasoning_content`)."""
-    server = SimProcess(sim_demo, tmp_path_factory.mktemp("sim-log") / "thinking.log").start(THINKING_MODEL)
+    server = started(SimServer(sim_demo, tmp_path_factory.mktemp("sim-log") / "thinking.log"), THINKING_MODEL)
     yield server.url
     server.kill()
 
 
 @pytest.fixture
-def own_sim(sim_demo: DemoHost, tmp_path: Path) -> Iterator[Callable[..., SimProcess]]:
+def own_sim(sim_demo: DemoHost, tmp_path: Path) -> Iterator[Callable[..., SimServer]]:
     """Start a simulated server for this test alone (to crash it, or with other flags or env)."""
-    servers: list[SimProcess] = []
+    servers: list[SimServer] = []
 
-    def start(model: str = DEFAULT_MODEL, *flags: str, env: Mapping[str, str] | None = None) -> SimProcess:
-        server = SimProcess(sim_demo, tmp_path / f"server-{len(servers)}.log")
+    def start(model: str = DEFAULT_MODEL, *flags: str, env: Mapping[str, str] | None = None) -> SimServer:
+        server = SimServer(sim_demo, tmp_path / f"server-{len(servers)}.log")
         servers.append(server)
-        return server.start(model, *flags, env=env)
+        return started(server, model, *flags, env=env)
 
     yield start
     for server in servers:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from tests.api.conftest import RawServer, SimProcess, free_port, silent
+from tests.api.conftest import RawServer, silent
+from tests.sim.harness import SimServer, free_port
 from tui.commands import ask
 from tui.sim.demo import THINKING_MODEL
 
@@ -41,7 +42,7 @@ def test_streams_the_answer_to_stdout_and_figures_to_stderr(sim_url: str, capsys
 
 
 def test_thinking_goes_to_stderr_and_the_answer_alone_to_stdout(
-    own_sim: Callable[..., SimProcess], capsys: pytest.CaptureFixture[str]
+    own_sim: Callable[..., SimServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = own_sim(THINKING_MODEL)
     assert run_ask(["--url", server.url, "--max-tokens", "300", "Why?"]) == 0
@@ -77,7 +78,7 @@ def test_server_error_exits_1_with_the_servers_message(sim_url: str, capsys: pyt
 
 
 def test_server_dying_mid_stream_exits_1_and_keeps_the_text(
-    own_sim: Callable[..., SimProcess], capsys: pytest.CaptureFixture[str]
+    own_sim: Callable[..., SimServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = own_sim(env={"NPU_CONSOLE_SIM_FAULT": "die-midstream"})
     assert run_ask(["--url", server.url, "--max-tokens", "40", "Tell me more"]) == 1
@@ -87,7 +88,7 @@ def test_server_dying_mid_stream_exits_1_and_keeps_the_text(
 
 
 def test_server_dying_mid_stream_in_json_mode(
-    own_sim: Callable[..., SimProcess], capsys: pytest.CaptureFixture[str]
+    own_sim: Callable[..., SimServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = own_sim(env={"NPU_CONSOLE_SIM_FAULT": "die-midstream"})
     assert run_ask(["--url", server.url, "--max-tokens", "40", "--json", "Tell me more"]) == 1
@@ -109,7 +110,7 @@ def test_refused_and_silent_servers(raw_server: StartRaw, capsys: pytest.Capture
     assert "accepted the connection but sent nothing for 0.3 s" in capsys.readouterr().err
 
 
-def test_api_key_env(own_sim: Callable[..., SimProcess], capsys: pytest.CaptureFixture[str]) -> None:
+def test_api_key_env(own_sim: Callable[..., SimServer], capsys: pytest.CaptureFixture[str]) -> None:
     server = own_sim("Qwen2.5-0.5B-Instruct", "--api-key", "sekret")
     assert run_ask(["--url", server.url, "--api-key-env", "K", "--max-tokens", "3", "hi"], env={"K": "sekret"}) == 0
     capsys.readouterr()

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from tests.api.conftest import RawServer, free_port, one_event_then_hang, silent, two_events_then_drop
+from tests.api.conftest import RawServer, one_event_then_hang, silent, two_events_then_drop
+from tests.sim.harness import free_port
 from tui.api.client import ApiClient, ReplyStream, Timeouts
 from tui.api.errors import ApiError
 from tui.api.reply import StreamDelta

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.api.conftest import SimProcess
+from tests.sim.harness import SimServer
 from tui.api.client import ApiClient
 from tui.api.errors import ApiError
 from tui.api.reply import Reply, StreamDelta
@@ -100,7 +100,7 @@ async def test_thinking_model_reasoning_apart_streamed_and_whole(thinking_url: s
 
 
 @pytest.mark.parametrize("field", ["reasoning", "reasoning_content"])
-async def test_either_reasoning_field(own_sim: Callable[..., SimProcess], field: str) -> None:
+async def test_either_reasoning_field(own_sim: Callable[..., SimServer], field: str) -> None:
     server = own_sim(THINKING_MODEL, env={"NPU_CONSOLE_SIM_REASONING_FIELD": field})
     async with ApiClient(server.url) as client:
         _, reply = await stream_all(client, ChatRequest.single("hi", sampling=Sampling(max_tokens=12)))
@@ -121,7 +121,7 @@ async def test_400_shows_the_servers_own_message_whole_and_streamed(sim_url: str
     assert unknown.error.endswith("The model `no-such-model` does not exist.")
 
 
-async def test_older_flat_error_body(own_sim: Callable[..., SimProcess]) -> None:
+async def test_older_flat_error_body(own_sim: Callable[..., SimServer]) -> None:
     server = own_sim(env={"NPU_CONSOLE_SIM_ERROR_SHAPE": "flat"})
     async with ApiClient(server.url) as client:
         reply = await client.chat(ChatRequest.single("hi", sampling=Sampling(max_tokens=10_000_000)))
@@ -139,7 +139,7 @@ async def test_fault_error_500(sim_url: str) -> None:
                                "See stack trace (above) for the root cause.")
 
 
-async def test_fault_die_midstream_keeps_the_partial_text(own_sim: Callable[..., SimProcess]) -> None:
+async def test_fault_die_midstream_keeps_the_partial_text(own_sim: Callable[..., SimServer]) -> None:
     server = own_sim()
     request = ChatRequest.single("Tell me a story", sampling=Sampling(max_tokens=40, extra={"ignore_eos": True}))
     async with ApiClient(server.url, headers={"X-Sim-Fault": "die-midstream"}) as client:
@@ -153,7 +153,7 @@ async def test_fault_die_midstream_keeps_the_partial_text(own_sim: Callable[...,
     assert server.process is not None and server.process.wait(timeout=10) != 0  # it really crashed
 
 
-async def test_api_key_from_the_named_variable(own_sim: Callable[..., SimProcess]) -> None:
+async def test_api_key_from_the_named_variable(own_sim: Callable[..., SimServer]) -> None:
     server = own_sim(DEFAULT_MODEL, "--api-key", "sekret")
     async with ApiClient(server.url, api_key_env="MY_KEY", env={"MY_KEY": "sekret"}) as client:
         assert len(await client.list_models()) == 1
@@ -166,7 +166,7 @@ async def test_api_key_from_the_named_variable(own_sim: Callable[..., SimProcess
     assert raised.value.status == 401 and raised.value.message == "Unauthorized"
 
 
-async def test_timings_follow_the_servers_latency(own_sim: Callable[..., SimProcess]) -> None:
+async def test_timings_follow_the_servers_latency(own_sim: Callable[..., SimServer]) -> None:
     """Lower bounds only (a sleep is never shorter): TTFT covers the prefill, the rate stays under 1/TPOT."""
     server = own_sim(env={"NPU_CONSOLE_SIM_TTFT_MS": "80", "NPU_CONSOLE_SIM_TPOT_MS": "10"})
     request = ChatRequest.single("hi", sampling=Sampling(max_tokens=10, extra={"ignore_eos": True}))

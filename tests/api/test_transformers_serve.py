@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import free_port
+from tests.sim.harness import free_port
 from tui.api.client import ApiClient
 from tui.api.reply import Reply
 from tui.api.request import ChatRequest, CompletionRequest, Sampling

@@ -26,7 +26,7 @@ from textual.widgets import Input
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.keystrokes import FrameClock, summary
-from tests.sim.conftest import SimServer
+from tests.sim.harness import SimServer
 from tui.app import make_app
 from tui.devices.host import HostSampler
 from tui.profiles import load_profile, shipped_profiles_dir

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim.conftest import run_tool
+from tests.sim.harness import run_tool
 from tui.sim.demo import DemoHost, prepare_demo_host
 from tui.sim.engine_plan import EnginePlan, PlanError, build_plan
 from tui.sim.host import read_host

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.sim.conftest import SimServer, free_port, pid_running, run_tool, wait_for
+from tests.sim.harness import SimServer, free_port, pid_running, run_tool, wait_for
 from tests.sim.test_npu_smi import hbm_used, process_rows
 from tui.sim.demo import DemoHost
 from tui.sim.host import live_records

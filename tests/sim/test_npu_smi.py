@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim.conftest import pid_running, run_tool, wait_for
+from tests.sim.harness import pid_running, run_tool, wait_for
 from tui.sim.demo import DemoHost
 from tui.sim.host import ROLE_ENGINE_CORE, ServerRecord, live_records, servers_dir, write_record
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.sim.conftest import SimServer, wait_for
+from tests.sim.harness import SimServer, wait_for
 from tui.sim.demo import prepare_demo_host
 
 CHAT = [{"role": "user", "content": "What is an NPU?"}]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import psutil
 
-from tests.sim.conftest import SimServer, free_port, run_tool, wait_for
+from tests.sim.harness import SimServer, free_port, run_tool, wait_for
 from tests.sim.test_npu_smi import hbm_used, process_rows
 from tui.sim.demo import DemoHost
 from tui.sim.host import live_records

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Collapsible, Input, OptionList, Static
 
-from tests.sim.conftest import SimServer
+from tests.sim.harness import SimServer
 from tests.ui.helpers import FixedHost, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.profiles import load_profile, shipped_profiles_dir

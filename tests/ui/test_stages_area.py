@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.stages.test_dequant import make_tensors, write_checkpoint  # noqa: E402
-from tests.ui.helpers import FixedHost, wait_until  # noqa: E402
+from tests.ui.helpers import FixedHost, capture_notes, wait_until  # noqa: E402
 from tui.app import NpuConsoleApp, make_app  # noqa: E402
 from tui.profiles import DequantSettings, load_profile, save_profile, shipped_profiles_dir  # noqa: E402
 from tui.screens.confirm import ConfirmScreen  # noqa: E402
@@ -58,9 +58,7 @@ async def test_a_profile_without_dequant_settings_says_what_to_set(tmp_path: Pat
     session = ConsoleSession(profile=load_profile(shipped_profiles_dir() / "demo.toml"),
                              runs_root=tmp_path / "runs", env=host.env(dict(os.environ)))
     app = make_app(session, host_sampler=FixedHost())
-    notes: list[str] = []
-    original = app.notify
-    app.notify = lambda message, **kw: (notes.append(message), original(message, **kw))[1]  # type: ignore[method-assign]
+    notes = capture_notes(app)
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("d")
         await wait_until(pilot, lambda: any("[stages.dequant]" in note for note in notes), what="the sentence")

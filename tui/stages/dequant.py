@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.atomic import fsync_dir
+
 Emit = Callable[[dict[str, Any]], None]
 
 INDEX_NAME = "model.safetensors.index.json"
@@ -573,19 +575,6 @@ def _tensor_bytes(t: Any) -> memoryview:
 # Orchestration
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -869,7 +858,7 @@ def _write_all_outputs(partial: Path, plan: Plan, reader: _Reader, emit: Emit) -
             "message": f"verified {total} output tensor(s) in {len(plan.shards)} shard(s)",
         }
     )
-    _fsync_dir(partial)
+    fsync_dir(partial)
 
 
 def _install(partial: Path, dst: Path) -> None:
@@ -887,7 +876,7 @@ def _install(partial: Path, dst: Path) -> None:
         if old is not None:
             os.rename(old, dst)
         raise
-    _fsync_dir(dst.parent)
+    fsync_dir(dst.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

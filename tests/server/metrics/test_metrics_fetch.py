@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.sim.conftest import free_port
+from tests.sim.harness import free_port
 from tui.api.metrics_fetch import fetch_metrics, metrics_url
 from tui.server.serving_metrics import ServingMetrics
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.sim.conftest import SimServer
+from tests.sim.harness import SimServer
 from tui.api.metrics_fetch import fetch_metrics
 from tui.server.serving_metrics import MetricsHistory, MetricsRates, ServingMetrics, parse_exposition
 from tui.sim.demo import prepare_demo_host
