@@ -39,12 +39,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Progress:
-    """`done` of `total` `unit`s finished; `total` is None when the stage cannot know it yet."""
+    """`done` of `total` `unit`s finished; `total` is None when the stage cannot know it yet.
+
+    `extra` holds any other keys of the event: a stage's live figures (the
+    benchmark's running req/s and TTFT percentiles, say), which a generic
+    reader may ignore.
+    """
 
     done: float
     total: float | None = None
     unit: str = ""
     message: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def fraction(self) -> float | None:
@@ -92,6 +98,9 @@ def _text(value: Any) -> str:
     return "" if value is None else value if isinstance(value, str) else str(value)
 
 
+_PROGRESS_KEYS = frozenset({"event", "done", "total", "unit", "message"})
+
+
 def parse_event(line: str) -> StageEvent | str:
     """The event on `line`, or the line itself (without its newline) when it is not one.
 
@@ -119,7 +128,9 @@ def parse_event(line: str) -> StageEvent | str:
         total = _number(total_raw)
         if done is None or (total_raw is not None and total is None):
             return text
-        return Progress(done=done, total=total, unit=_text(obj.get("unit")), message=_text(obj.get("message")))
+        extra = {key: value for key, value in obj.items() if key not in _PROGRESS_KEYS}
+        return Progress(done=done, total=total, unit=_text(obj.get("unit")), message=_text(obj.get("message")),
+                        extra=extra)
     if kind == "log":
         return LogEvent(level=_text(obj.get("level")) or "info", message=_text(obj.get("message")))
     if kind == "result":
@@ -135,7 +146,7 @@ def parse_event(line: str) -> StageEvent | str:
 def event_to_json(event: StageEvent) -> dict[str, Any]:
     """The wire form of `event` (what `parse_event` reads back to an equal value)."""
     if isinstance(event, Progress):
-        return {"event": "progress", "done": event.done, "total": event.total, "unit": event.unit,
+        return {**event.extra, "event": "progress", "done": event.done, "total": event.total, "unit": event.unit,
                 "message": event.message}
     if isinstance(event, LogEvent):
         return {"event": "log", "level": event.level, "message": event.message}
@@ -154,9 +165,9 @@ def emit(event: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def emit_progress(done: float, total: float | None = None, unit: str = "", message: str = "") -> None:
-    """Emit a progress event."""
-    emit({"event": "progress", "done": done, "total": total, "unit": unit, "message": message})
+def emit_progress(done: float, total: float | None = None, unit: str = "", message: str = "", **extra: Any) -> None:
+    """Emit a progress event; `extra` keys (live figures) ride along beside the standard ones."""
+    emit({**extra, "event": "progress", "done": done, "total": total, "unit": unit, "message": message})
 
 
 def emit_log(message: str, level: str = "info") -> None:
