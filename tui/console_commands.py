@@ -36,7 +36,7 @@ CONSOLE_COMMANDS: tuple[ConsoleCommand, ...] = (
                    "Follow a server someone else started: its log file and/or URL", "Attach"),
     ConsoleCommand("Show devices", "1", "show_area('devices')", "Bring the Devices area to the front"),
     ConsoleCommand("Show server log", "2", "show_area('server')", "Bring the Server area and its log to the front"),
-    ConsoleCommand("Show playground", "3", "show_area('playground')", "Bring the Playground area to the front"),
+    ConsoleCommand("Open playground", "3", "show_area('playground')", "Bring the Playground area to the front"),
     ConsoleCommand("Show stages", "4", "show_area('stages')", "Bring the Stages area to the front"),
     ConsoleCommand("Run dequant", "d", "run_dequant",
                    "FP8 → BF16: the profile's [stages.dequant] source into its destination", "Dequant"),

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 __all__ = [
+    "STAGE_DIR_ENV",
     "LogEvent",
     "Progress",
     "Result",
@@ -34,7 +36,16 @@ __all__ = [
     "emit_result",
     "event_to_json",
     "parse_event",
+    "stage_folder",
 ]
+
+STAGE_DIR_ENV = "NPU_CONSOLE_STAGE_DIR"
+"""Set by the runner to the stage's own run folder, where it may write files beside result.json."""
+
+
+def stage_folder(default: str | None = None) -> str | None:
+    """The run folder the runner gave this stage (`NPU_CONSOLE_STAGE_DIR`), else `default` (run by hand)."""
+    return os.environ.get(STAGE_DIR_ENV) or default
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ import tui
 from tui.atomic import atomic_write_json
 from tui.clock import Clock, SystemClock
 from tui.proc_tree import process_tree, stop_tree
-from tui.stages.events import Progress, Result, StageError, StageEvent, parse_event
+from tui.stages.events import STAGE_DIR_ENV, Progress, Result, StageError, StageEvent, parse_event
 from tui.xdg import data_home
 
 StageState = Literal["pending", "running", "succeeded", "failed", "cancelled"]
@@ -273,7 +273,7 @@ class StageRun:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                env=stage_env(self.env),
+                env={**stage_env(self.env), STAGE_DIR_ENV: str(self.run_folder)},
                 cwd=str(self.cwd) if self.cwd is not None else None,
                 start_new_session=True,
             )
