@@ -20,6 +20,7 @@ from tui.devices.host import HostSampler, HostSource, disk_probe_path
 from tui.devices.processes import HeldMemory
 from tui.playground import PlaygroundState
 from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
+from tui.screens.bench_actions import BenchActions
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.commands import ConsoleCommandsProvider
 from tui.screens.device_monitor import DeviceMonitor
@@ -44,7 +45,7 @@ from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
 
-class NpuConsoleApp(StageActions, PlaygroundActions, ServerActions, DevicesActions):
+class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions, DevicesActions):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"

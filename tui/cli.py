@@ -32,6 +32,9 @@ examples:
   npu-console log facts server.log --json  the facts, phases and root cause of a vllm serve log
   npu-console serve --profile demo         preflight, launch and watch a server (Ctrl-C stops it)
   npu-console ask --url http://127.0.0.1:8000 "say hi"   one prompt, streamed, with TTFT and tokens/s
+  npu-console bench serve --url http://127.0.0.1:8000 --num-prompts 32 --request-rate 4 --result-json graph.json
+  npu-console bench compare eager.json graph.json   two saved benchmark results side by side, deltas in %
+  npu-console precision --model /models/qwen --device npu --json precision.json   CPU fp32 vs NPU bf16 logits
 """
 
 
@@ -72,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     smi_command.add_arguments(smi)
     from tui.commands import ask as ask_command
+    from tui.commands import bench as bench_command
     from tui.commands import dequant as dequant_command
     from tui.commands import log as log_command
+    from tui.commands import precision as precision_command
     from tui.commands import serve as serve_command
 
     log_command.add_arguments(subcommands.add_parser(
@@ -85,9 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     dequant_command.add_arguments(subcommands.add_parser(
         "dequant", help="FP8 → BF16 dequantization of a checkpoint, tensor by tensor, in bounded memory",
         description="Dequantize an FP8 checkpoint (block scales) to BF16, bit-exact, writing DST atomically."))
+    bench_command.add_arguments(subcommands.add_parser(
+        "bench", help="latency, concurrency and serving benchmarks with vLLM's metric definitions",
+        description="Benchmark an OpenAI-compatible server: latency, concurrency, or vLLM's serving benchmark."))
     ask_command.add_arguments(subcommands.add_parser(
         "ask", help="send one prompt to an OpenAI-compatible server and stream the reply",
         description="Send one prompt (chat or completion) and print the reply as it streams."))
+    precision_command.add_arguments(subcommands.add_parser(
+        "precision", help="CPU float32 reference vs device bf16: logits, top-k and layers, PASS or FAIL",
+        description="Run the same weights on the CPU in float32 and on the device in bf16 (or ask a server's "
+                    "logprobs) and compare every prompt position and layer."))
     return parser
 
 
@@ -110,6 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.commands import ask as ask_command
 
         return ask_command.run(args)
+    if args.command == "bench":
+        from tui.commands import bench as bench_command
+
+        return bench_command.run(args)
+    if args.command == "precision":
+        from tui.commands import precision as precision_command
+
+        return precision_command.run(args)
     if args.command == "dequant":
         from tui.commands import dequant as dequant_command
 

@@ -58,16 +58,33 @@ class KeyBar(Static):
         if hints == self._shown:
             return
         self._shown = hints
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for key, display, label in hints:
-            start = len(text)
-            text.append(f" {display} ", style=KEY_STYLE)
-            text.append(f"{label} ")
-            text.apply_meta({"@click": f"app.simulate_key({key!r})"}, start, len(text))
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        """The hints that fit, in order, and always the palette's key last: every command is one ^p away.
+
+        At 80 columns not every key fits; cutting the line at the edge would
+        hide the one hint that leads to all the others.
+        """
+        width = self.size.width or 10_000
+        palette = Text()
         if self.app.ENABLE_COMMAND_PALETTE:
-            start = len(text)
-            text.append("  ")
-            text.append(" ^p ", style=KEY_STYLE)
-            text.append("palette")
-            text.apply_meta({"@click": "app.command_palette"}, start, len(text))
+            palette.append("  ")
+            palette.append(" ^p ", style=KEY_STYLE)
+            palette.append("palette")
+            palette.apply_meta({"@click": "app.command_palette"}, 0, len(palette))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for key, display, label in self._shown or ():
+            hint = Text()
+            hint.append(f" {display} ", style=KEY_STYLE)
+            hint.append(f"{label} ")
+            if len(text) + len(hint) + len(palette) > width:
+                text.append("…")
+                break
+            hint.apply_meta({"@click": f"app.simulate_key({key!r})"}, 0, len(hint))
+            text.append_text(hint)
+        text.append_text(palette)
         self.update(text)

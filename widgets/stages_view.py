@@ -16,6 +16,10 @@ from textual.widgets import Log, ProgressBar, Static
 
 from tui.profiles import Profile
 from widgets.area import AreaView
+from widgets.bench_view import bench_live, bench_result, comparison_table, is_bench_result, is_comparison
+from widgets.precision_view import is_precision_result, precision_result
+
+STAGE_KEYS_HINT = "d dequant · b benchmark · P precision · x cancel · w past runs"
 
 
 def stages_table(profile: Profile) -> Table:
@@ -61,6 +65,17 @@ def stages_table(profile: Profile) -> Table:
     return table
 
 
+def result_view(result: Mapping[str, Any]) -> Any:
+    """The right drawing for a stage's result: a benchmark, a comparison, a precision check, or key/value rows."""
+    if is_bench_result(result):
+        return bench_result(result)
+    if is_comparison(result):
+        return comparison_table(result)
+    if is_precision_result(result):
+        return precision_result(result)
+    return result_table(result)
+
+
 def result_table(result: Mapping[str, Any]) -> Table:
     """A stage's result as key/value rows (numbers rounded, nested values as JSON)."""
     table = Table.grid(padding=(0, 1))
@@ -84,6 +99,8 @@ class StagesView(AreaView):
     StagesView > Static { height: auto; }
     StagesView #run-dir { color: $text-muted; margin-top: 1; }
     StagesView #stage-status { margin-top: 1; height: auto; }
+    StagesView #stage-live { height: auto; display: none; }
+    StagesView #stage-live.-shown { display: block; }
     StagesView ProgressBar { display: none; }
     StagesView ProgressBar.-running { display: block; }
     StagesView #stage-log { height: 8; display: none; border: none; }
@@ -93,8 +110,9 @@ class StagesView(AreaView):
 
     def compose(self) -> ComposeResult:
         yield Static("No profile chosen.", id="stages")
-        yield Static(Text("d: run the dequant stage · x: cancel a running stage", style="dim"), id="stage-status")
+        yield Static(Text(STAGE_KEYS_HINT, style="dim"), id="stage-status")
         yield ProgressBar(id="stage-progress", show_eta=False)
+        yield Static("", id="stage-live")
         yield Log(id="stage-log", max_lines=500)
         yield Static("", id="stage-result")
         yield Static("", id="run-dir")
@@ -107,6 +125,13 @@ class StagesView(AreaView):
         if total:
             bar.update(total=total, progress=done or 0)
 
+    def show_live(self, extra: Mapping[str, Any], done: float, total: float | None,
+                  ttft_p50_history: list[float | None]) -> None:
+        """The benchmark's running figures: rates, TTFT percentiles with their trend, the client's CPU."""
+        live = self.query_one("#stage-live", Static)
+        live.add_class("-shown")
+        live.update(bench_live(extra, done, total, ttft_p50_history))
+
     def stage_log(self, lines: list[str]) -> None:
         log = self.query_one("#stage-log", Log)
         log.add_class("-shown")
@@ -114,6 +139,9 @@ class StagesView(AreaView):
 
     def clear_stage(self) -> None:
         self.query_one("#stage-log", Log).clear()
+        live = self.query_one("#stage-live", Static)
+        live.remove_class("-shown")
+        live.update("")
         self.query_one("#stage-result", Static).update("")
 
     def show_result(self, title: str, result: Mapping[str, Any] | None, error: str | None, folder: Path | None
@@ -122,10 +150,12 @@ class StagesView(AreaView):
         if error:
             parts.append(Text(error, style="bold red"))
         if result:
-            parts.append(result_table(result))
+            parts.append(result_view(result))
         if folder is not None:
             parts.append(Text(f"Files: {folder}", style="dim"))
-        self.query_one("#stage-result", Static).update(Group(*parts))
+        shown = self.query_one("#stage-result", Static)
+        shown.update(Group(*parts))
+        self.call_after_refresh(shown.scroll_visible, top=True, animate=False)
 
     def show_profile(self, profile: Profile) -> None:
         self.query_one("#stages", Static).update(stages_table(profile))

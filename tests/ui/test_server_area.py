@@ -76,6 +76,13 @@ async def launch(app: NpuConsoleApp, pilot: Any) -> PreflightScreen:
     return screen
 
 
+async def launch_ready(app: NpuConsoleApp, pilot: Any) -> None:
+    """Launch through a clean preflight (Enter on "Launch") and wait until the server is ready."""
+    await launch(app, pilot)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="the server ready")
+
+
 async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
     app = demo_console(tmp_path)
     notes = capture_notes(app)
@@ -204,9 +211,7 @@ async def test_attach_follows_a_log_that_another_process_writes(
 async def test_log_pane_filters_and_searches(tmp_path: Path) -> None:
     app = demo_console(tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
-        await launch(app, pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="ready")
+        await launch_ready(app, pilot)
         await pilot.pause(0.2)
         pane = app.main.query_one(ServerLog)
         log = pane.log_widget
@@ -242,9 +247,7 @@ async def test_log_pane_filters_and_searches(tmp_path: Path) -> None:
 async def test_quitting_with_the_server_running_asks_and_can_leave_it_running(tmp_path: Path) -> None:
     app = demo_console(tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
-        await launch(app, pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="ready")
+        await launch_ready(app, pilot)
         pid = app.server.status.pid
         assert pid is not None
         await pilot.press("q")
@@ -265,9 +268,7 @@ async def test_quitting_with_the_server_running_asks_and_can_leave_it_running(tm
 async def test_quitting_with_the_server_running_can_stop_it_first(tmp_path: Path) -> None:
     app = demo_console(tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
-        await launch(app, pilot)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="ready")
+        await launch_ready(app, pilot)
         pid = app.server.status.pid
         assert pid is not None
         tree = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]

@@ -27,12 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from tui.clock import SystemClock
+    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
     from tui.runs import create_run_dir
-    from tui.stages.events import LogEvent, Progress, StageError, StageEvent
-    from tui.stages.runner import StageRun
     from tui.xdg import default_runs_dir
 
     stage_args = [args.src, args.dst]
@@ -44,39 +41,16 @@ def run(args: argparse.Namespace) -> int:
         stage_args.append("--dry-run")
     run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), "cli", SystemClock(),
                              {"command": "dequant"})
-
-    said_error = False
-
-    def on_event(event: StageEvent | str) -> None:
-        nonlocal said_error
-        if isinstance(event, Progress):
-            total = f"/{event.total:g}" if event.total else ""
-            print(f"\r{event.done:g}{total} {event.unit} {event.message[:60]:<60}", end="", file=sys.stderr,
-                  flush=True)
-        elif isinstance(event, LogEvent):
-            print(f"\n{event.level}: {event.message}", file=sys.stderr)
-        elif isinstance(event, StageError):
-            said_error = True
-            print(f"\nnpu-console dequant: {event.message}", file=sys.stderr)
-        elif isinstance(event, str) and event.strip():
-            print(event, file=sys.stderr)
-
-    stage = StageRun("dequant", stage_args, run_dir=run_dir, python=args.python, on_event=on_event)
+    echo = StageEcho("npu-console dequant")
     try:
-        outcome = asyncio.run(stage.run())
+        outcome = run_stage("dequant", stage_args, run_dir=run_dir, python=args.python, echo=echo)
     except KeyboardInterrupt:
         print("\nnpu-console dequant: interrupted; DST was not written.", file=sys.stderr)
         return 1
-    print(file=sys.stderr)
     if outcome.result is not None:
         if args.json:
             print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))
         else:
             for key, value in outcome.result.items():
                 print(f"{key}: {value}")
-    if not outcome.ok:
-        if outcome.error and not outcome.result and not said_error:
-            print(f"npu-console dequant: {outcome.error}", file=sys.stderr)
-        return outcome.exit_code if outcome.exit_code in (1, 2) else 1
-    print(f"Run files: {outcome.run_folder}", file=sys.stderr)
-    return 0
+    return exit_status(outcome, echo)

@@ -9,32 +9,48 @@ reach the view as messages; its files land in the run directory.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.message import Message
 
+from tui.atomic import atomic_write_json
 from tui.profiles import ProfileError, expand_value, save_profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.main import MainScreen
+from tui.screens.server_control import ServerControl
+from tui.server.model_location import check_model_folder, locate_model
 from tui.session import ConsoleSession
 from tui.stages.events import LogEvent, Progress, StageError, StageEvent
 from tui.stages.launch import stage_python
 from tui.stages.runner import DeviceQueue, ProgressMeter, StageOutcome, StageRun, list_stage_runs
+from tui.stages.stage_args import precision_args
 from widgets.stages_view import StagesView
+
+TTFT_HISTORY = 120  # progress events come about 4 a second: half a minute of trend
 
 
 class StageEventArrived(Message):
-    """One line from the running stage, parsed (or raw text), with the progress reading when it is one."""
+    """One line from the running stage, parsed (or raw text), with the progress reading when it is one.
 
-    def __init__(self, name: str, event: StageEvent | str, line: Text | None) -> None:
+    `ttft_history` is the benchmark's running TTFT p50, one value per progress
+    event so far (bounded), for the sparkline; empty for other stages.
+    """
+
+    def __init__(self, name: str, event: StageEvent | str, line: Text | None,
+                 ttft_history: tuple[float | None, ...] = ()) -> None:
         super().__init__()
         self.name = name
         self.event = event
         self.line = line
+        self.ttft_history = ttft_history
 
 
 class StageFinished(Message):
@@ -43,10 +59,20 @@ class StageFinished(Message):
         self.outcome = outcome
 
 
+class ComparisonReady(Message):
+    """Two benchmark results compared (`tui.stages.bench.compare` rows), and where the comparison was saved."""
+
+    def __init__(self, comparison: Mapping[str, Any], folder: Path | None) -> None:
+        super().__init__()
+        self.comparison = comparison
+        self.folder = folder
+
+
 class StageActions(App[None]):
-    """Stage reactions; the app provides `session`, `main`, `_stage`, `_stage_queue`."""
+    """Stage reactions; the app provides `session`, `server`, `main`, `_stage`, `_stage_queue`."""
 
     session: ConsoleSession
+    server: ServerControl
     _stage: StageRun | None
     _stage_queue: DeviceQueue
 
@@ -86,6 +112,43 @@ class StageActions(App[None]):
         self.main.show_area("stages")
         self._run_stage("download", args, f"Download {profile.model.id}")
 
+    @work(group="stage-pick", exclusive=True)
+    async def action_run_precision(self) -> None:
+        """CPU fp32 against the device on the profile's model folder, or against the running server's logprobs."""
+        profile = self.session.profile
+        if profile is None:
+            self.notify("Pick a profile first (p).", severity="warning")
+            return
+        location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
+        problems = [location.problem] if location.path is None else \
+            await asyncio.to_thread(check_model_folder, location.path)
+        if location.path is None or problems:
+            self.notify(f"The precision check loads the model's weights on this host's CPU: {problems[0]}",
+                        severity="warning", timeout=10)
+            return
+        settings = profile.stages.precision
+        status = self.server.status
+        server_up = status.state in ("ready", "attached") and bool(status.url)
+        choices = [
+            Choice("local", f"Local: CPU float32 against {settings.device} {settings.dtype}",
+                   f"loads {location.path} twice in the stage Python; every position, every layer"),
+            Choice("api", "API: CPU float32 against the running server's logprobs",
+                   "top-1 agreement and top-5 overlap of the server's prompt logprobs, same token ids",
+                   problem=None if server_up else "no server is ready: launch one (l) or attach (a)"),
+        ]
+        picked = await self.push_screen_wait(ChoiceScreen("Run precision check", choices))
+        if picked is None:
+            return
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        prompts_file = run_dir / "precision-prompts.json"
+        await asyncio.to_thread(atomic_write_json, prompts_file, list(settings.prompts))
+        url = status.url if picked == "api" else None
+        args = precision_args(settings, Path(location.path), prompts_file, url=url,
+                              served_model=profile.server.served_model_name)
+        self.main.show_area("stages")
+        where = "the server's logprobs" if url else f"{settings.device} {settings.dtype}"
+        self._run_stage("precision", args, f"Precision: CPU float32 vs {where}")
+
     async def action_quit(self) -> None:
         """A running stage is stopped (its whole process group) before the console goes: nothing outlives us."""
         if self._stage is not None:
@@ -122,7 +185,19 @@ class StageActions(App[None]):
     # ---- running -----------------------------------------------------------------------------
 
     @work(group="stage")
-    async def _run_stage(self, name: str, args: list[str], title: str) -> None:
+    async def _run_stage(self, name: str, args: list[str], title: str, python: str | None = None) -> None:
+        outcome = await self._stage_now(name, args, title, python)
+        if outcome.ok and name == "dequant" and len(args) >= 2:
+            await self._offer_model_path(args[1], "the BF16 output", source="local")
+        elif outcome.ok and name == "download" and outcome.result and outcome.result.get("path"):
+            await self._offer_model_path(str(outcome.result["path"]), "the downloaded folder", source=None)
+
+    async def _stage_now(self, name: str, args: list[str], title: str, python: str | None = None) -> StageOutcome:
+        """Run one stage to its end (waiting for the device queue first) and show it; the outcome.
+
+        `python` overrides the profile's stage Python: the benchmark needs only
+        the console's own packages (aiohttp), not the serving environment's.
+        """
         view = self._stages_view()
         profile = self.session.profile
         run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
@@ -132,9 +207,13 @@ class StageActions(App[None]):
                 view.show_stage(Text(f"{title}: waiting for {self._stage_queue.running} to finish",
                                      style="yellow"), None, None, False)
         meter = ProgressMeter()
+        ttft_history: deque[float | None] = deque(maxlen=TTFT_HISTORY)
 
         def on_event(event: StageEvent | str) -> None:
             line = None
+            if isinstance(event, Progress) and "ttft_p50_ms" in event.extra:
+                value = event.extra.get("ttft_p50_ms")
+                ttft_history.append(float(value) if isinstance(value, (int, float)) else None)
             if isinstance(event, Progress):
                 reading = meter.update(event)
                 line = Text(f"{title} · {event.done:g}/{event.total:g} {event.unit}" if event.total
@@ -143,13 +222,14 @@ class StageActions(App[None]):
                     line.append(f" · {reading.rate:.1f} {event.unit}/s")
                 if reading.eta_s is not None:
                     line.append(f" · ETA {reading.eta_s:.0f} s")
-            self.post_message(StageEventArrived(name, event, line))
+            self.post_message(StageEventArrived(name, event, line, tuple(ttft_history)))
 
         def on_stderr(text: str) -> None:
             self.post_message(StageEventArrived(name, text, None))
 
         async with self._stage_queue.slot(name):
-            python = stage_python(profile, self.session.env) if profile else None
+            if python is None and profile is not None:
+                python = stage_python(profile, self.session.env)
             env = dict(self.session.env)
             if profile is not None:  # the profile's variables too: caches, HF_HUB_OFFLINE in ModelScope-only setups
                 env.update(profile.effective_env(profile.variant(self.session.variant)))
@@ -163,10 +243,7 @@ class StageActions(App[None]):
             finally:
                 self._stage = None
         self.post_message(StageFinished(outcome))
-        if outcome.ok and name == "dequant" and len(args) >= 2:
-            await self._offer_model_path(args[1], "the BF16 output", source="local")
-        elif outcome.ok and name == "download" and outcome.result and outcome.result.get("path"):
-            await self._offer_model_path(str(outcome.result["path"]), "the downloaded folder", source=None)
+        return outcome
 
     async def _offer_model_path(self, path: str, what: str, source: str | None) -> None:
         """Point the profile's model at `path` (saved atomically), if the operator wants."""
@@ -192,6 +269,22 @@ class StageActions(App[None]):
         self._show_profile()
         self.notify(f"{profile.name} now serves {path}.")
 
+    def _show_comparison(self, comparison: Mapping[str, Any], folder: Path | None) -> None:
+        """Two benchmark results side by side in the Stages area (B against A, deltas in percent).
+
+        Posted, not drawn directly: the last benchmark's own `StageFinished` is
+        still in the queue, and the comparison must be drawn after it, not under it.
+        """
+        self.post_message(ComparisonReady(comparison, folder))
+
+    def on_comparison_ready(self, message: ComparisonReady) -> None:
+        view = self._stages_view()
+        comparison = message.comparison
+        if view is not None:
+            view.show_result(f"Benchmark comparison: {comparison.get('a')} → {comparison.get('b')}", comparison,
+                             None, message.folder)
+        self.main.show_area("stages")
+
     # ---- messages --------------------------------------------------------------------------
 
     def on_stage_event_arrived(self, message: StageEventArrived) -> None:
@@ -202,6 +295,8 @@ class StageActions(App[None]):
         if isinstance(event, Progress) and message.line is not None:
             total = int(event.total) if event.total else None
             view.show_stage(message.line, int(event.done), total, True)
+            if message.ttft_history:
+                view.show_live(event.extra, event.done, event.total, list(message.ttft_history))
         elif isinstance(event, LogEvent):
             view.stage_log([f"{event.level}: {event.message}"])
         elif isinstance(event, StageError):

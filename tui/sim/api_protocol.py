@@ -333,6 +333,11 @@ def parse_completion(body: dict[str, Any], ctx: ServingContext) -> GenerationReq
     logprobs = _int(body, "logprobs", None)
     if logprobs is not None and logprobs > ctx.max_logprobs:
         raise ApiError(400, f"Requested logprobs of {logprobs}, which is greater than max allowed: {ctx.max_logprobs}")
+    prompt_lp = _int(body, "prompt_logprobs", None)
+    if prompt_lp is not None and prompt_lp > ctx.max_logprobs:
+        raise ApiError(
+            400, f"Requested prompt logprobs of {prompt_lp}, which is greater than max allowed: {ctx.max_logprobs}"
+        )
     requested = _int(body, "max_tokens", 16)
     max_tokens = [_max_tokens(requested, len(ids), ctx, "prompt") for ids in prompts]
     return GenerationRequest(
@@ -343,7 +348,7 @@ def parse_completion(body: dict[str, Any], ctx: ServingContext) -> GenerationReq
         max_tokens=max_tokens,
         logprobs=logprobs,
         echo=_bool(body, "echo", False),
-        prompt_logprobs=_int(body, "prompt_logprobs", None),
+        prompt_logprobs=prompt_lp,
         thinking=False,
         **common,
     )
@@ -392,16 +397,27 @@ def chat_logprobs(ids: Sequence[int], top: int, offset: int = 0) -> dict[str, An
     return {"content": content}
 
 
-def completion_logprobs(ids: Sequence[int], top: int, text_offset: int = 0, offset: int = 0) -> dict[str, Any]:
-    tokens, token_logprobs, offsets, tops = [], [], [], []
+def completion_logprobs(
+    ids: Sequence[int], top: int, text_offset: int = 0, offset: int = 0, echoed_prompt: bool = False
+) -> dict[str, Any]:
+    """Completions `logprobs`; with `echoed_prompt` the first id opens an echoed prompt and, as in vLLM,
+    has no logprob (null `token_logprobs` and `top_logprobs` entries): nothing comes before it."""
+    tokens: list[str] = []
+    token_logprobs: list[float | None] = []
+    offsets: list[int] = []
+    tops: list[dict[str, float] | None] = []
     cursor = text_offset
     for position, token_id in enumerate(ids, start=offset):
         token = textgen.token_text(token_id)
-        lp = textgen.fake_logprob(position, token_id)
         tokens.append(token)
-        token_logprobs.append(lp)
         offsets.append(cursor)
         cursor += len(token)
+        if echoed_prompt and position == offset:
+            token_logprobs.append(None)
+            tops.append(None)
+            continue
+        lp = textgen.fake_logprob(position, token_id)
+        token_logprobs.append(lp)
         alts = {token: lp}
         for alt, alt_lp in textgen.alternatives(position, token_id, max(0, top - 1)):
             alts.setdefault(textgen.token_text(alt), alt_lp)
@@ -410,7 +426,11 @@ def completion_logprobs(ids: Sequence[int], top: int, text_offset: int = 0, offs
 
 
 def prompt_logprobs(ids: Sequence[int], top: int) -> list[dict[str, Any] | None]:
-    """vLLM's `prompt_logprobs`: None for the first token, then {id: {logprob, rank, decoded_token}}."""
+    """vLLM's `prompt_logprobs`: None for the first token, then {id: {logprob, rank, decoded_token}}.
+
+    Each entry holds the top `top` tokens; in the sim the prompt's own token is always rank 1, so there
+    are exactly `top` entries (vLLM adds the prompt token as one more when it ranks below `top`).
+    """
     out: list[dict[str, Any] | None] = [None]
     for position, token_id in enumerate(ids[1:], start=1):
         entry = {
@@ -420,7 +440,7 @@ def prompt_logprobs(ids: Sequence[int], top: int) -> list[dict[str, Any] | None]
                 "decoded_token": textgen.token_text(token_id),
             }
         }
-        for rank, (alt, lp) in enumerate(textgen.alternatives(-position, token_id, max(0, top)), start=2):
+        for rank, (alt, lp) in enumerate(textgen.alternatives(-position, token_id, max(0, top - 1)), start=2):
             entry.setdefault(str(alt), {"logprob": lp, "rank": rank, "decoded_token": textgen.token_text(alt)})
         out.append(entry)
     return out
@@ -488,7 +508,7 @@ def completion_response(req: GenerationRequest, generations: Sequence[Generation
         logprobs = None
         if req.logprobs is not None:
             ids = (list(req.prompt_ids[prompt_index]) if req.echo else []) + list(gen.content_ids)
-            logprobs = completion_logprobs(ids, req.logprobs)
+            logprobs = completion_logprobs(ids, req.logprobs, echoed_prompt=req.echo)
         choices.append(
             {
                 "index": index,

@@ -1,0 +1,93 @@
+"""`npu-console bench latency|concurrency|serve|compare …`: the benchmark stage from the shell.
+
+The three modes run the stage as a subprocess (`python -m tui.stages.bench`), exactly as the
+console runs it, with its events, stderr, `requests.jsonl` and result kept in a run directory.
+Progress goes to stderr as one updating line; the summary (vLLM's "Serving Benchmark Result"
+layout) or, with `--json`, the result object goes to stdout. `compare` reads two saved results
+in-process and prints the deltas. Exit status: 0 completed (even with some failed requests),
+1 no request succeeded or the server is unreachable, 2 bad usage or an unreadable file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.stages.events import Progress
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tui.stages.bench.options import MODES, add_compare_arguments, add_mode_arguments
+
+    modes = parser.add_subparsers(dest="bench_mode", metavar="MODE", required=True)
+    helps = {
+        "latency": "N sequential requests: latency mean/p50/min/max/std, TTFT, TPOT",
+        "concurrency": "N requests with C in flight: QPS, success rate, latency percentiles, failures",
+        "serve": "vLLM's serving benchmark: random dataset, request rate, TTFT/TPOT/ITL/E2EL, throughput",
+    }
+    for mode in MODES:
+        sub = modes.add_parser(mode, help=helps[mode], description=helps[mode] + ".")
+        add_mode_arguments(sub, mode)
+        sub.add_argument("--json", action="store_true", help="print the result object on stdout instead")
+        sub.add_argument("--python", metavar="PATH", help="the interpreter that runs the stage (default: this one)")
+        sub.add_argument("--runs-dir", metavar="DIR", type=Path,
+                         help="where the run folder goes (default: $XDG_DATA_HOME/npu-console/runs/cli)")
+    compare = modes.add_parser("compare", help="two saved results side by side, with deltas in percent",
+                               description="Compare two results written by --result-json (A is the baseline).")
+    add_compare_arguments(compare)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.bench_mode == "compare":
+        return _compare(args)
+    return _run_stage(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from tui.stages.bench.__main__ import compare_files
+    from tui.stages.bench.compare import CompareError, format_table
+
+    try:
+        comparison = compare_files(args.a, args.b)
+    except CompareError as exc:
+        print(f"npu-console bench compare: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(comparison, indent=2, ensure_ascii=False) if args.json else format_table(comparison))
+    return 0
+
+
+def _progress(event: Progress) -> str:
+    """The running figures: requests done, request rate, median TTFT."""
+    rate, ttft = event.extra.get("req_s"), event.extra.get("ttft_p50_ms")
+    figures = (f" {rate:.1f} req/s" if isinstance(rate, (int, float)) else "") + (
+        f" TTFT p50 {ttft:.1f} ms" if isinstance(ttft, (int, float)) else "")
+    return f"{event.message[:50]}{figures:<40}"
+
+
+def _run_stage(args: argparse.Namespace) -> int:
+    from tui.clock import SystemClock
+    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
+    from tui.runs import create_run_dir
+    from tui.stages.bench.options import to_stage_argv
+    from tui.stages.bench.report import format_summary
+    from tui.xdg import default_runs_dir
+
+    mode = args.bench_mode
+    echo = StageEcho(f"npu-console bench {mode}", _progress)
+    run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), "cli", SystemClock(),
+                             {"command": f"bench {mode}"})
+    try:
+        outcome = run_stage("bench", to_stage_argv(args, mode), run_dir=run_dir, python=args.python, echo=echo)
+    except KeyboardInterrupt:
+        print(f"\n{echo.prog}: interrupted; the requests sent so far are in {run_dir}.", file=sys.stderr)
+        return 1
+    if outcome.result is not None:
+        if args.json:
+            print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))
+        else:
+            print(format_summary(outcome.result))
+    return exit_status(outcome, echo)

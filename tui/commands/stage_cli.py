@@ -1,0 +1,62 @@
+"""Running a stage from a subcommand: its events echoed on stderr, Ctrl-C, and the exit status.
+
+`npu-console dequant`, `npu-console bench` (and any other stage command) run the stage as a
+subprocess through `StageRun`, exactly as the console runs it, so the run folder holds the same
+evidence. What they print differs (a result listing, a benchmark summary); how they follow the
+stage does not, and lives here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tui.stages.events import LogEvent, Progress, StageError, StageEvent
+from tui.stages.runner import StageOutcome, StageRun
+
+
+def progress_line(event: Progress) -> str:
+    """`done/total unit message`, for stages whose progress has no figures of its own."""
+    total = f"/{event.total:g}" if event.total else ""
+    return f"{event.done:g}{total} {event.unit} {event.message[:60]:<60}"
+
+
+class StageEcho:
+    """Prints a stage's events on stderr: one updating progress line, log lines, the error sentence."""
+
+    def __init__(self, prog: str, line: Callable[[Progress], str] = progress_line) -> None:
+        self.prog = prog
+        self.line = line
+        self.said_error = False
+
+    def __call__(self, event: StageEvent | str) -> None:
+        if isinstance(event, Progress):
+            print(f"\r{self.line(event)}", end="", file=sys.stderr, flush=True)
+        elif isinstance(event, LogEvent):
+            print(f"\n{event.level}: {event.message}", file=sys.stderr)
+        elif isinstance(event, StageError):
+            self.said_error = True
+            print(f"\n{self.prog}: {event.message}", file=sys.stderr)
+        elif isinstance(event, str) and event.strip():
+            print(event, file=sys.stderr)
+
+
+def run_stage(name: str, args: Sequence[str], *, run_dir: Path, python: str | None,
+              echo: StageEcho) -> StageOutcome:
+    """Run stage `name` to its end (Ctrl-C raises KeyboardInterrupt after the stage is stopped)."""
+    stage = StageRun(name, args, run_dir=run_dir, python=python, on_event=echo)
+    outcome = asyncio.run(stage.run())
+    print(file=sys.stderr)
+    return outcome
+
+
+def exit_status(outcome: StageOutcome, echo: StageEcho) -> int:
+    """0 when the stage succeeded, else its own 1 or 2 (anything else is 1), its sentence said once."""
+    if outcome.ok:
+        print(f"Run files: {outcome.run_folder}", file=sys.stderr)
+        return 0
+    if outcome.error and not echo.said_error:
+        print(f"{echo.prog}: {outcome.error}", file=sys.stderr)
+    return outcome.exit_code if outcome.exit_code in (1, 2) else 1

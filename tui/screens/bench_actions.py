@@ -1,0 +1,256 @@
+"""The benchmark on the app: pick a mode, run it against the server, compare two results or two variants.
+
+A mixin of `NpuConsoleApp`, first in its bases. The benchmark itself is the
+stage `python -m tui.stages.bench` (run by `StageActions._stage_now` under the
+console's own Python: it needs aiohttp, not the serving environment's torch);
+this file decides what to ask and in what order. Comparing variants (eager
+against graph) launches each in turn through the usual preflight, so the
+operator sees and confirms every launch, benchmarks it, stops it, and shows the
+two results side by side; the comparison is saved in the run directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from textual import work
+from textual.app import App
+
+from tui.atomic import atomic_write_json
+from tui.profiles import Profile, ProfileError
+from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.device_monitor import DeviceMonitor
+from tui.screens.main import MainScreen
+from tui.screens.server_control import ServerControl
+from tui.server.launch_plan import LaunchPlan, launch_plan
+from tui.server.model_location import locate_model
+from tui.session import ConsoleSession
+from tui.stages.bench.compare import compare_results
+from tui.stages.runner import StageOutcome, list_stage_runs
+from tui.stages.stage_args import BENCH_MODES, BenchMode, bench_args
+
+READY_TIMEOUT_S = 30 * 60.0  # a large model's start can take many minutes; the operator can stop it (s)
+READY_POLL_S = 0.25
+PROBE_TIMEOUT_S = 2.0
+DEVICE_READ_WAIT_S = 15.0  # npu-smi takes seconds on a busy host; preflight goes ahead with what it has after this
+
+
+class BenchActions(App[None]):
+    """Benchmark reactions; the app provides the server, the stage runner and the Stages area."""
+
+    session: ConsoleSession
+    server: ServerControl
+    devices: DeviceMonitor
+
+    if TYPE_CHECKING:  # provided by the other mixins; declared here for the type checker only
+        @property
+        def main(self) -> MainScreen: ...
+
+        def _show_profile(self) -> None: ...
+
+        async def _stage_now(self, name: str, args: list[str], title: str,
+                             python: str | None = None) -> StageOutcome: ...
+
+        async def _preflight(self, profile: Profile, plan: LaunchPlan) -> dict[str, str] | None: ...
+
+        async def _launch(self, profile: Profile, plan: LaunchPlan, env: dict[str, str]) -> None: ...
+
+        async def _stop_and_check(self) -> None: ...
+
+        def _show_comparison(self, comparison: Mapping[str, Any], folder: Path | None) -> None: ...
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    @work(group="stage-pick", exclusive=True)
+    async def action_run_benchmark(self) -> None:
+        profile = self.session.profile
+        if profile is None:
+            self.notify("Pick a profile first (p).", severity="warning")
+            return
+        settings = profile.stages.bench
+        server_problem = None if self._server_url() else "no server is ready: launch one (l) or attach (a)"
+        serve = settings.serve
+        pace = "all at once" if math.isinf(serve.request_rate) else f"{serve.request_rate:g} req/s"
+        choices = [
+            Choice("latency", "Latency",
+                   f"{settings.latency.runs} sequential requests × {settings.latency.max_tokens} tokens",
+                   problem=server_problem),
+            Choice("concurrency", "Concurrency",
+                   f"{settings.concurrency.requests} requests, {settings.concurrency.concurrency} in flight",
+                   problem=server_problem),
+            Choice("serve", "Serve (vllm bench serve)",
+                   f"{serve.num_prompts} prompts · {serve.random_input_len} in / {serve.random_output_len} out · "
+                   f"{pace}", problem=server_problem),
+            Choice("variants", "Compare two variants",
+                   "launch each in turn (preflight first), run the serve benchmark, stop, compare",
+                   problem=None if len(profile.variants) >= 2 else "this profile has fewer than two variants"),
+            Choice("results", "Compare two results", "two benchmark results of this session side by side"),
+        ]
+        picked = await self.push_screen_wait(ChoiceScreen("Run benchmark", choices))
+        if picked is None:
+            return
+        if picked in BENCH_MODES:
+            outcome = await self._bench(profile, picked, self.session.variant)
+            if outcome is not None and not outcome.ok and outcome.result is None:
+                self.notify(outcome.error or "the benchmark failed", severity="error", timeout=10)
+        elif picked == "variants":
+            await self._compare_variants(profile)
+        else:
+            await self._compare_saved_results()
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def _server_url(self) -> str | None:
+        """The URL of a server that can take requests now (ours when ready, or an attached one), else None."""
+        status = self.server.status
+        if status.state in ("ready", "attached") and status.url:
+            return status.url
+        return None
+
+    async def _bench(self, profile: Profile, mode: BenchMode, label: str | None) -> StageOutcome | None:
+        url = self._server_url()
+        if url is None:
+            self.notify("No server is ready: launch one (l) or attach to one (a) first.", severity="warning")
+            return None
+        location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
+        args = bench_args(profile.stages.bench, mode, url, model=profile.server.served_model_name,
+                          label=label if self.server.status.state != "attached" else "attached",
+                          tokenizer=location.path, api_key_env=profile.server.api_key_env)
+        self.main.show_area("stages")
+        return await self._stage_now("bench", args, f"Benchmark ({mode}) {url}", python=sys.executable)
+
+    async def _launch_and_wait(self, profile: Profile, variant: str) -> str | None:
+        """Launch `variant` through preflight and wait until it is ready; None, or why it is not."""
+        self.session.variant = variant
+        self._show_profile()
+        if self.server.status.ours_running:
+            await self._stop_and_check()
+            await self._fresh_device_reading()  # else preflight judges HBM and leftovers by the stopped server
+        try:
+            plan = launch_plan(profile, variant, self.session.env)
+        except ProfileError as error:
+            return str(error)
+        self.main.show_area("server")
+        self.server.set_status("preflight")
+        env = await self._preflight(profile, plan)
+        if env is None:
+            self.server.set_status("not started")
+            return "the launch was cancelled at preflight"
+        await self._launch(profile, plan, env)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            state = self.server.status.state
+            if state == "ready":
+                return await self._wait_answering(self.server.status.url, deadline)
+            if state in ("failed", "stopped", "not started"):
+                return self.server.status.detail or f"the server {state} before it was ready"
+            await asyncio.sleep(READY_POLL_S)
+        return f"the server was not ready within {READY_TIMEOUT_S / 60:.0f} minutes"
+
+    async def _wait_answering(self, url: str | None, deadline: float) -> str | None:
+        """None once the server answers `/v1/models`, else why not by `deadline`.
+
+        The log says "Application startup complete." before uvicorn binds the
+        port, so a benchmark sent on that line alone can meet a refused connection.
+        """
+        if not url:
+            return "the server has no URL to benchmark"
+        probe_url = f"{url.rstrip('/').removesuffix('/v1')}/v1/models"
+        async with httpx.AsyncClient(transport=self.session.http_transport, timeout=PROBE_TIMEOUT_S) as client:
+            while True:
+                try:
+                    if (await client.get(probe_url)).status_code < 500:
+                        return None
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or self.server.status.state != "ready":
+                    return f"the server logged that it is ready but {probe_url} does not answer"
+                await asyncio.sleep(READY_POLL_S)
+
+    async def _fresh_device_reading(self, timeout_s: float = DEVICE_READ_WAIT_S) -> None:
+        """Wait (bounded) for a device reading taken after now, so checks see the memory the stop gave back."""
+        before = self.devices.state
+        self.devices.poll_now()
+        for _ in range(math.ceil(timeout_s / READY_POLL_S)):
+            if self.devices.state is not before:
+                return
+            await asyncio.sleep(READY_POLL_S)
+
+    async def _compare_variants(self, profile: Profile) -> None:
+        names = list(profile.variants)
+        choices = [Choice(name, name, variant.description) for name, variant in profile.variants.items()]
+        first = await self.push_screen_wait(ChoiceScreen("Compare variants: the first (A)", choices,
+                                                         current=self.session.variant))
+        if first is None:
+            return
+        second = await self.push_screen_wait(ChoiceScreen(
+            f"Compare variants: {first} against (B)", [c for c in choices if c.key != first],
+            current=next((n for n in names if n != first), None)))
+        if second is None:
+            return
+        results: dict[str, Mapping[str, Any]] = {}
+        folder: Path | None = None
+        for variant in (first, second):
+            problem = await self._launch_and_wait(profile, variant)
+            if problem is not None:
+                self.notify(f"Variant {variant}: {problem}. The comparison stopped.", severity="error", timeout=10)
+                return
+            outcome = await self._bench(profile, "serve", variant)
+            if outcome is None or outcome.result is None or not outcome.ok:
+                error = outcome.error if outcome is not None else "no server"
+                self.notify(f"The benchmark of {variant} failed: {error}. The comparison stopped.",
+                            severity="error", timeout=10)
+                return
+            results[variant] = outcome.result
+            folder = outcome.run_folder
+        if self.server.status.ours_running:
+            await self._stop_and_check()
+        comparison = compare_results(results[first], results[second], first, second)
+        saved = await self._save_comparison(comparison, f"compare-{first}-vs-{second}.json")
+        self._show_comparison(comparison, saved or folder)
+
+    async def _compare_saved_results(self) -> None:
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        runs = [run for run in await asyncio.to_thread(list_stage_runs, run_dir)
+                if run.name == "bench" and run.result and run.result.get("mode")]
+        if len(runs) < 2:
+            self.notify("Comparing needs two benchmark results in this session; run the benchmark twice "
+                        "(b), for example once per variant.", severity="warning", timeout=8)
+            return
+
+        def label(index: int) -> str:
+            result = runs[index].result or {}
+            return f"{result.get('mode')} · {result.get('label') or 'no label'} · {runs[index].folder.name}"
+
+        choices = [Choice(str(i), label(i), runs[i].summary) for i in range(len(runs))]
+        first = await self.push_screen_wait(ChoiceScreen("Compare results: the first (A)", choices))
+        if first is None:
+            return
+        second = await self.push_screen_wait(ChoiceScreen("Compare results: against (B)",
+                                                          [c for c in choices if c.key != first]))
+        if second is None:
+            return
+        run_a, run_b = runs[int(first)], runs[int(second)]
+        name_a = str((run_a.result or {}).get("label") or run_a.folder.name)
+        name_b = str((run_b.result or {}).get("label") or run_b.folder.name)
+        comparison = compare_results(run_a.result or {}, run_b.result or {}, name_a, name_b)
+        saved = await self._save_comparison(comparison, f"compare-{run_a.folder.name}-vs-{run_b.folder.name}.json")
+        self._show_comparison(comparison, saved)
+
+    async def _save_comparison(self, comparison: Mapping[str, Any], file_name: str) -> Path | None:
+        """The comparison as JSON in the run directory (atomically); None, with a notice, when it cannot be."""
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        path = run_dir / file_name
+        try:
+            await asyncio.to_thread(atomic_write_json, path, dict(comparison))
+        except OSError as error:
+            self.notify(f"Could not save the comparison to {path}: {error.strerror or error}", severity="error")
+            return None
+        return path
