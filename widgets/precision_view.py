@@ -63,6 +63,8 @@ def verdict_line(result: Mapping[str, Any]) -> Text:
         line.append(f" · {nan_inf:g} NaN/Inf on the candidate", style="bold red")
     for reason in result.get("reasons") or []:
         line.append(f"\n  • {reason}", style="red")
+    for note in result.get("notes") or []:
+        line.append(f"\n  note: {note}", style="yellow")
     return line
 
 

@@ -139,10 +139,11 @@ def test_precision_shows_the_verdict_reasons_prompts_and_the_divergent_layer() -
 
 
 def test_api_mode_has_no_layers_and_says_why() -> None:
-    api = {**PRECISION, "mode": "api", "verdict": "PASS", "reasons": [],
+    api = {**PRECISION, "mode": "api", "verdict": "PASS", "reasons": [], "notes": ["only top-1 is compared"],
            "prompts": [{**PRECISION["prompts"][0], "layers": [], "cosine_min": None, "first_divergent_layer": None}]}
     text = plain(precision_result(api))
     assert text.startswith("PASS") and "(the server's logprobs)" in text
+    assert "note: only top-1 is compared" in text
     assert worst_prompt(api) is None
     row = next(line for line in text.splitlines() if line.strip().startswith("The capital"))
     assert "N/A" in row

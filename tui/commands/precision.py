@@ -196,12 +196,9 @@ def render_table(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from tui.clock import SystemClock
+    from tui.commands.stage_cli import StageEcho, run_stage
     from tui.runs import create_run_dir
-    from tui.stages.events import LogEvent, Progress, StageError, StageEvent
-    from tui.stages.runner import StageRun
     from tui.xdg import default_runs_dir
 
     env = dict(os.environ)
@@ -212,27 +209,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), label, SystemClock(),
                              {"command": "precision"})
-    said_error = False
-
-    def on_event(event: StageEvent | str) -> None:
-        nonlocal said_error
-        if isinstance(event, Progress):
-            total = f"/{event.total:g}" if event.total else ""
-            print(f"\r{event.done:g}{total} {event.unit} {event.message[:60]:<60}", end="", file=sys.stderr,
-                  flush=True)
-        elif isinstance(event, LogEvent):
-            print(f"\n{event.level}: {event.message}", file=sys.stderr)
-        elif isinstance(event, StageError):
-            said_error = True
-            print(f"\n{PROG}: {event.message}", file=sys.stderr)
-
-    stage = StageRun("precision", stage_args, run_dir=run_dir, python=python, env=env, on_event=on_event)
+    echo = StageEcho(PROG)
     try:
-        outcome = asyncio.run(stage.run())
+        outcome = run_stage("precision", stage_args, run_dir=run_dir, python=python, echo=echo, env=env)
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; nothing was judged.", file=sys.stderr)
         return 1
-    print(file=sys.stderr)
     result = outcome.result
     if result is not None:
         print(render_table(result))
@@ -251,6 +233,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: FAIL; the reasons above say which threshold failed and where "
               f"(per-position evidence in {result.get('csv') or outcome.run_folder}).", file=sys.stderr)
         return 1
-    if not said_error:
+    if not echo.said_error:
         print(f"{PROG}: {outcome.error or 'the stage ended without a result'}", file=sys.stderr)
     return outcome.exit_code if outcome.exit_code in (1, 2) else 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from tui.stages.events import LogEvent, Progress, StageError, StageEvent
@@ -44,9 +44,9 @@ class StageEcho:
 
 
 def run_stage(name: str, args: Sequence[str], *, run_dir: Path, python: str | None,
-              echo: StageEcho) -> StageOutcome:
+              echo: StageEcho, env: Mapping[str, str] | None = None) -> StageOutcome:
     """Run stage `name` to its end (Ctrl-C raises KeyboardInterrupt after the stage is stopped)."""
-    stage = StageRun(name, args, run_dir=run_dir, python=python, on_event=echo)
+    stage = StageRun(name, args, run_dir=run_dir, python=python, env=env, on_event=echo)
     outcome = asyncio.run(stage.run())
     print(file=sys.stderr)
     return outcome

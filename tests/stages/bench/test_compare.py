@@ -38,6 +38,13 @@ def test_settings_are_not_figures_and_differences_are_listed_apart() -> None:
     assert comparison["settings_differ"] == [{"setting": "num_prompts", "a": 32, "b": 64}]
 
 
+def test_a_change_within_run_to_run_noise_names_no_better_side() -> None:
+    rows = rows_by_metric(compare_results({"mean_ttft_ms": 100.0, "output_throughput": 1000.0},
+                                          {"mean_ttft_ms": 100.5, "output_throughput": 1012.0}, "a", "b"))
+    assert rows["mean_ttft_ms"]["delta_pct"] == pytest.approx(0.5) and rows["mean_ttft_ms"]["better"] is None
+    assert rows["output_throughput"]["better"] == "b"
+
+
 def test_a_figure_missing_on_one_side_has_no_delta() -> None:
     rows = rows_by_metric(compare_results({"mean_tpot_ms": 10.0}, {"mean_tpot_ms": None}, "a", "b"))
     assert rows["mean_tpot_ms"] == {"metric": "mean_tpot_ms", "a": 10.0, "b": None, "delta_pct": None,

@@ -22,6 +22,8 @@ SETTINGS = frozenset({
     "max_concurrency", "client_cpu_max_pct", "total_input_tokens", "warmup", "workers", "endpoint", "ignore_eos",
     "model", "mode", "inexact_prompts",
 })
+NOISE_PCT = 1.0
+"""A change smaller than this many percent names no better side: run-to-run noise is about that large."""
 COMPARED_SETTINGS = ("mode", "model", "endpoint", "runs", "requests", "concurrency", "num_prompts", "input_len",
                      "output_len", "request_rate", "burstiness", "max_concurrency", "ignore_eos", "warmup")
 ROW_ORDER = ("throughput", "goodput", "max_output_tokens_per_s", "completed", "failed", "success_rate", "duration",
@@ -66,7 +68,8 @@ def compare_results(a: Mapping[str, Any], b: Mapping[str, Any], label_a: str, la
         delta = None if x is None or y is None or x == 0 else (y - x) / abs(x) * 100
         better = None
         way = direction(metric)
-        if way is not None and x is not None and y is not None and x != y:
+        if way is not None and x is not None and y is not None and x != y and (
+                delta is None or abs(delta) >= NOISE_PCT):
             better = ("a" if x < y else "b") if way == "lower" else ("a" if x > y else "b")
         rows.append({"metric": metric, "a": raw if x is not None else None,
                      "b": b.get(metric) if y is not None else None, "delta_pct": delta, "better": better})

@@ -291,6 +291,11 @@ def run_api(args: argparse.Namespace, prompts: list[str], thresholds: Thresholds
     for prompt in prompts:
         progress.step(f"comparing: {_short(prompt)}")
     decision = decide(results, thresholds)
+    if decision.summary.get("top1_agreement") == 0 and decision.summary.get("top5_overlap") == 0:
+        notes.append(f"no position agrees with the reference at all: the server ({served or client.url}) most "
+                     f"likely serves other weights or another tokenizer than {model_dir}; point --model at the "
+                     "folder the server was started with")
+        emit_log(notes[-1], "warning")
     csv_path = _write_csv(args, results, decode, None, thresholds)
     sources = sorted({item.source for item in told})
     return build_result(
