@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from textual.widgets import OptionList
 from tests.ui.helpers import FixedHost, capture_notes, wait_until
 from tests.ui.test_server_area import INSTANT, demo_console, free_port, launch_ready, plain
 from tui.app import NpuConsoleApp, make_app
+from tui.proc_tree import stop_tree
 from tui.profiles import PrecisionSettings, load_profile, save_profile, shipped_profiles_dir
 from tui.screens.choice import ChoiceScreen
 from tui.screens.preflight import PreflightScreen
@@ -40,8 +42,17 @@ def stage_status(app: NpuConsoleApp) -> str:
     return plain(app, "#stage-status")
 
 
-async def test_latency_benchmark_from_one_key_against_the_launched_server(tmp_path: Path) -> None:
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[NpuConsoleApp]:
+    """The demo console; whatever server a test left running is stopped (its whole tree) afterwards."""
     app = demo_console(tmp_path)
+    yield app
+    for pid in app.session.launched_pids:
+        stop_tree(pid, with_group=True)
+
+
+async def test_latency_benchmark_from_one_key_against_the_launched_server(console: NpuConsoleApp) -> None:
+    app = console
     async with app.run_test(size=(160, 45)) as pilot:
         await launch_ready(app, pilot)
         await pilot.press("b")
@@ -59,8 +70,9 @@ async def test_latency_benchmark_from_one_key_against_the_launched_server(tmp_pa
         assert result["mean_latency_ms"] > 0
 
 
-async def test_comparing_two_variants_launches_each_benchmarks_it_and_shows_the_deltas(tmp_path: Path) -> None:
-    app = demo_console(tmp_path)
+async def test_comparing_two_variants_launches_each_benchmarks_it_and_shows_the_deltas(
+        console: NpuConsoleApp) -> None:
+    app = console
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: app.devices.state is not None and app.devices.state.snapshot is not None,
                          what="the first device reading")
@@ -89,8 +101,8 @@ async def test_comparing_two_variants_launches_each_benchmarks_it_and_shows_the_
         assert labels == ["eager", "graph"]
 
 
-async def test_benchmark_without_a_server_says_to_launch_one(tmp_path: Path) -> None:
-    app = demo_console(tmp_path)
+async def test_benchmark_without_a_server_says_to_launch_one(console: NpuConsoleApp) -> None:
+    app = console
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the benchmark choice")
