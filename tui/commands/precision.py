@@ -20,37 +20,12 @@ from pathlib import Path
 from typing import Any
 
 PROG = "npu-console precision"
-THRESHOLD_FLAGS = (
-    ("--top1-min", "top1_agreement_min"),
-    ("--top5-min", "top5_overlap_min"),
-    ("--cosine-min", "cosine_min"),
-    ("--relative-error-max", "relative_error_max"),
-    ("--kl-max", "kl_max"),
-    ("--noise-floor-ratio-max", "noise_floor_ratio_max"),
-)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="DIR", help="the model folder (default: the profile's model path)")
-    parser.add_argument("--candidate-model", metavar="DIR",
-                        help="another folder on the candidate side (e.g. a converted checkpoint)")
-    parser.add_argument("--device", choices=("auto", "npu", "cuda", "cpu"),
-                        help="the candidate device (default: the profile's, else auto: npu, cuda, cpu)")
-    parser.add_argument("--dtype", choices=("bfloat16", "float16", "float32"),
-                        help="the candidate dtype (default: the profile's, else bfloat16)")
-    parser.add_argument("--prompts", metavar="F",
-                        help="prompts file: a JSON list of strings, or one prompt per line with \\n for a newline")
-    parser.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="a prompt (repeatable)")
-    parser.add_argument("--json", metavar="F", help="write the result object to F")
-    parser.add_argument("--url", metavar="URL",
-                        help="API mode: compare a running server's top-k logprobs with the CPU reference")
-    parser.add_argument("--served-model", metavar="NAME", help="API mode: the model name (default: /v1/models)")
-    parser.add_argument("--api-key-env", metavar="VAR", help="API mode: the variable that holds the API key")
-    parser.add_argument("--top-k", type=int, metavar="K", help="API mode: logprobs to ask for (default 5)")
-    parser.add_argument("--no-noise-floor", action="store_true", help="skip the CPU bf16 run of the noise floor")
-    parser.add_argument("--skip-memory-check", action="store_true", help="load even when RAM looks too small")
-    for flag, attr in THRESHOLD_FLAGS:
-        parser.add_argument(flag, dest=attr, metavar="X", help="threshold ('none' reports without judging)")
+    from tui.stages.precision.options import add_check_arguments
+
+    add_check_arguments(parser, from_profile=True)
     parser.add_argument("--profile", metavar="NAME|PATH",
                         help="take the model path, device, dtype, prompts, thresholds and stage Python from a profile")
     parser.add_argument("--python", metavar="PATH",
@@ -125,6 +100,8 @@ def stage_arguments(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[l
         argv.append("--no-noise-floor")
     if args.skip_memory_check:
         argv.append("--skip-memory-check")
+    from tui.stages.precision.options import THRESHOLD_FLAGS
+
     for flag, attr in THRESHOLD_FLAGS:
         given = getattr(args, attr)
         if given is not None:

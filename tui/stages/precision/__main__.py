@@ -27,11 +27,10 @@ from typing import Any, NoReturn
 from tui.profile.model import DEFAULT_PRECISION_PROMPTS
 from tui.stages.events import emit_error, emit_log, emit_progress, emit_result, stage_folder
 from tui.stages.precision.loading import (
-    DEVICE_CHOICES,
-    DTYPE_NAMES,
     PrecisionInputError,
     PrecisionRunError,
 )
+from tui.stages.precision.options import add_check_arguments
 from tui.stages.precision.verdict import Thresholds
 
 REFERENCE = {"device": "cpu", "dtype": "float32"}
@@ -45,40 +44,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
-def _threshold(text: str) -> float | None:
-    if text.strip().lower() in ("none", "off", "null", ""):
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m tui.stages.precision", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, metavar="DIR", help="the model folder (the reference side)")
-    parser.add_argument("--candidate-model", metavar="DIR",
-                        help="another folder for the candidate side (e.g. a converted checkpoint); default --model")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="the candidate device")
-    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="bfloat16", help="the candidate dtype")
-    parser.add_argument("--prompts", metavar="F", help="prompts file: a JSON list, or one per line with \\n escapes")
-    parser.add_argument("--prompt", action="append", default=[], metavar="TEXT", help="a prompt (repeatable)")
-    parser.add_argument("--json", metavar="F", help="also write the result object to F")
+    add_check_arguments(parser, from_profile=False)
     parser.add_argument("--csv", metavar="F",
                         help="the per-position CSV (default: precision_positions.csv in the stage's run folder)")
-    parser.add_argument("--url", metavar="URL", help="API mode: compare this server's top-k logprobs instead")
-    parser.add_argument("--served-model", metavar="NAME", help="API mode: the model name (default: /v1/models)")
-    parser.add_argument("--api-key-env", metavar="VAR", help="API mode: the environment variable with the API key")
-    parser.add_argument("--top-k", type=int, default=5, metavar="K", help="API mode: logprobs to ask for (1-20)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="API mode: seconds per request")
-    parser.add_argument("--no-noise-floor", action="store_true", help="skip the CPU bf16 run (ratio is null)")
-    parser.add_argument("--skip-memory-check", action="store_true", help="load even if MemAvailable looks short")
-    defaults = Thresholds()
-    for flag, attr in (("--top1-min", "top1_agreement_min"), ("--top5-min", "top5_overlap_min"),
-                       ("--cosine-min", "cosine_min"), ("--relative-error-max", "relative_error_max"),
-                       ("--kl-max", "kl_max"), ("--noise-floor-ratio-max", "noise_floor_ratio_max")):
-        parser.add_argument(flag, dest=attr, type=_threshold, default=getattr(defaults, attr), metavar="X",
-                            help=f"threshold (default {getattr(defaults, attr)}; 'none' reports without judging)")
     return parser
 
 
