@@ -44,6 +44,8 @@ def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
     number = _number(value)
     if number is None:
         return "N/A"
+    if isinstance(value, int):  # a count: 8 requests, not 8.00
+        return f"{value:,} {unit}".rstrip()
     whole = float(number).is_integer() and abs(number) >= 1000
     text = f"{number:,.0f}" if whole else f"{number:,.{digits}f}"
     return f"{text} {unit}".rstrip()
@@ -131,7 +133,7 @@ def _summary_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
             ("throughput", f"{fmt(result.get('request_throughput'), 2)} req/s · "
                            f"{fmt(result.get('output_throughput'), 1)} output tok/s · "
                            f"{fmt(result.get('total_token_throughput'), 1)} total tok/s"),
-            ("peak output", fmt(result.get("peak_output_throughput"), 1, "tok/s")),
+            ("peak output", fmt(result.get("max_output_tokens_per_s"), 1, "tok/s")),
         ]
         if result.get("goodput") is not None:
             rows.append(("goodput", fmt(result.get("goodput"), 2, "req/s")))

@@ -25,7 +25,7 @@ SERVE: dict[str, Any] = {
     "total_input_tokens": 3968, "total_output_tokens": 3968, "request_throughput": 3.76,
     "output_throughput": 481.0, "total_token_throughput": 962.0, "max_concurrency": None,
     "max_concurrent_requests": 17,
-    "num_prompts": 32, "input_len": 128, "output_len": 128, "request_rate": 4.0, "peak_output_throughput": 640.0,
+    "num_prompts": 32, "input_len": 128, "output_len": 128, "request_rate": 4.0, "max_output_tokens_per_s": 640.0,
     "goodput": None, "output_len_forced": True, "client_bound": False, "client_cpu_max_pct": 12.0,
     "server_metrics": {"available": True, "message": None, "prompt_tokens": 3968, "generation_tokens": 3968,
                        "requests": 31, "mean_ttft_ms": 40.1, "mean_e2el_ms": 2000.0, "output_throughput": 480.0},
@@ -59,7 +59,8 @@ def test_a_client_bound_run_says_so_and_missing_figures_are_na_not_zero() -> Non
     ttft_row = next(line for line in text.splitlines() if line.strip().startswith("TTFT"))
     assert ttft_row.split()[1] == "N/A"
     assert "the server has no /metrics (HTTP 404)" in text
-    assert fmt(None) == "N/A" and fmt(0) == "0.0" and fmt(12345.0, 1) == "12,345"
+    assert fmt(None) == "N/A" and fmt(0) == "0" and fmt(0.0) == "0.0" and fmt(12345.0, 1) == "12,345"
+    assert fmt(12345) == "12,345" and fmt(True) == "N/A"
 
 
 def test_latency_and_concurrency_results() -> None:

@@ -26,7 +26,7 @@ SERVE_KEYS = {"completed", "failed", "duration", "total_input_tokens", "total_ou
 EXTRA_KEYS = {"mode", "label", "url", "model", "started_at", "client_bound", "client_cpu_max_pct",
               "percentile_method", "requests_file", "server_metrics"}
 SERVE_EXTRA_KEYS = {"request_rate", "burstiness", "num_prompts", "input_len", "output_len", "goodput",
-                    "peak_output_throughput", "output_len_forced"}
+                    "max_output_tokens_per_s", "max_concurrent_requests", "output_len_forced"}
 SERVER_KEYS = {"available", "message", "prompt_tokens", "generation_tokens", "requests", "mean_ttft_ms",
                "mean_e2el_ms", "output_throughput"}
 

@@ -86,7 +86,7 @@ def format_summary(result: Mapping[str, Any]) -> str:
         if result.get("goodput") is not None:
             lines.append(_line("Request goodput (req/s):", result.get("request_goodput")))
         lines += [_line("Output token throughput (tok/s):", result.get("output_throughput")),
-                  _line("Peak output token throughput (tok/s):", result.get("peak_output_throughput")),
+                  _line("Peak output token throughput (tok/s):", result.get("max_output_tokens_per_s")),
                   _line("Peak concurrent requests:", result.get("max_concurrent_requests")),
                   _line("Total token throughput (tok/s):", result.get("total_token_throughput"))]
         for metric, header in HEADERS.items():

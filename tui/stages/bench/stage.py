@@ -298,7 +298,6 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
             "endpoint": args.endpoint,
             "ignore_eos": args.ignore_eos,
             "goodput": goodput,
-            "peak_output_throughput": result["max_output_tokens_per_s"],
             "output_len_forced": forced,
             "warmup": args.warmup,
             **extras,
