@@ -148,6 +148,26 @@ def precision_result(result: Mapping[str, Any]) -> RenderableType:
     worst = worst_prompt(result)
     if worst is not None:
         parts.append(layers_view(worst))
+    made_with = provenance_line(result)
+    if made_with is not None:
+        parts.append(made_with)
     if result.get("csv"):
         parts.append(Text(f"Per-position CSV: {result.get('csv')}", style="dim"))
     return Group(*parts)
+
+
+def provenance_line(result: Mapping[str, Any]) -> Text | None:
+    """Which checkpoint (fingerprint) and which software and chip the verdict is about, in one dim line."""
+    block = result.get("provenance")
+    if not isinstance(block, Mapping):
+        return None
+    found = block.get("versions")
+    versions: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    parts = [f"checkpoint {block.get('reference_fingerprint') or 'N/A'}"]
+    candidate = block.get("candidate_fingerprint")
+    if candidate and candidate != block.get("reference_fingerprint"):
+        parts.append(f"candidate {candidate}")
+    parts += [f"{name} {versions.get(name) or 'N/A'}" for name in ("torch", "transformers", "torch_npu", "cann")]
+    if block.get("device_name"):
+        parts.append(f"on {block.get('device_name')}")
+    return Text(" · ".join(parts), style="dim")

@@ -110,6 +110,10 @@ def test_comparison_colours_by_which_side_is_better() -> None:
 PRECISION: dict[str, Any] = {
     "model": "/models/tiny", "mode": "local", "reference": {"device": "cpu", "dtype": "float32"},
     "candidate": {"device": "cpu", "dtype": "bfloat16"}, "verdict": "FAIL",
+    "provenance": {"reference_fingerprint": "sha256:0123456789abcdef",
+                   "candidate_fingerprint": "sha256:fedcba9876543210",
+                   "versions": {"torch": "2.13.0", "transformers": "5.23.0", "torch_npu": None, "cann": None},
+                   "device_name": "x86_64"},
     "reasons": ["prompt 2: cosine_min 0.91 < 0.99"], "nan_inf": 0, "csv": "/runs/x/positions.csv",
     "summary": {"top1_agreement": 0.9, "top1_agreement_tie_aware": 0.95, "top5_overlap": 0.96, "cosine_min": 0.91,
                 "kl_mean": 0.002, "noise_floor_ratio": 7.5},
@@ -136,6 +140,8 @@ def test_precision_shows_the_verdict_reasons_prompts_and_the_divergent_layer() -
     assert worst_prompt(PRECISION) is PRECISION["prompts"][1]
     assert "Layers of “def hello(name):⏎    return”" in text
     assert "0.800000" in text and "Per-position CSV: /runs/x/positions.csv" in text
+    assert ("checkpoint sha256:0123456789abcdef · candidate sha256:fedcba9876543210 · torch 2.13.0 · "
+            "transformers 5.23.0 · torch_npu N/A · cann N/A · on x86_64") in text
     assert plain(result_view(PRECISION)) == text
 
 

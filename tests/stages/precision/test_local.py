@@ -48,6 +48,9 @@ def test_fp32_against_fp32_is_exact_and_passes(tiny_model: Path, tmp_path: Path,
     assert summary["noise_floor_ratio"] == 0.0  # zero error over the CPU bf16 run's non-zero error
     assert result["noise_floor"]["dtype"] == "bfloat16" and result["noise_floor"]["error"] > 0
     assert result["candidate"] == {"device": "cpu", "dtype": "float32", "model": str(tiny_model)}
+    provenance = result["provenance"]
+    assert provenance["reference_fingerprint"] == provenance["candidate_fingerprint"] is not None
+    assert provenance["versions"]["torch"] and provenance["versions"]["transformers"]
     for prompt in result["prompts"]:
         assert [entry["layer"] for entry in prompt["layers"]] == list(range(LAYERS))
         assert all(entry["cosine"] == 1.0 and entry["relative_error"] == 0.0 for entry in prompt["layers"])

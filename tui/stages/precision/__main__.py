@@ -31,6 +31,7 @@ from tui.stages.precision.loading import (
     PrecisionRunError,
 )
 from tui.stages.precision.options import add_check_arguments
+from tui.stages.precision.provenance import provenance
 from tui.stages.precision.verdict import Thresholds
 
 REFERENCE = {"device": "cpu", "dtype": "float32"}
@@ -213,7 +214,7 @@ def run_local(args: argparse.Namespace, prompts: list[str], thresholds: Threshol
         candidate={"device": device.device, "dtype": args.dtype, "model": str(candidate_dir)},
         verdict=decision.verdict, reasons=decision.reasons, summary=decision.summary, results=results,
         thresholds=thresholds.to_json(), nan_inf=candidate_nan_inf(results), csv_path=csv_path,
-        noise_floor=noise_floor,
+        noise_floor=noise_floor, provenance=provenance(model_dir, candidate_dir, device.device),
     )
 
 
@@ -275,6 +276,7 @@ def run_api(args: argparse.Namespace, prompts: list[str], thresholds: Thresholds
                    "logprobs_source": sources[0] if len(sources) == 1 else sources, "top_k": top_k},
         verdict=decision.verdict, reasons=decision.reasons, summary=decision.summary, results=results,
         thresholds=thresholds.to_json(), nan_inf=None, csv_path=csv_path, noise_floor=None, notes=notes,
+        provenance=provenance(model_dir, None, "cpu"),
     )
 
 

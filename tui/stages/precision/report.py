@@ -78,7 +78,8 @@ SUMMARY_KEYS = ("top1_agreement", "top1_agreement_tie_aware", "top5_overlap", "c
 def build_result(*, model: str, mode: str, reference: Mapping[str, Any], candidate: Mapping[str, Any], verdict: str,
                  reasons: Sequence[str], summary: Mapping[str, Any], results: Sequence[PromptResult],
                  thresholds: Mapping[str, Any], nan_inf: int | None, csv_path: str | None,
-                 noise_floor: Mapping[str, Any] | None, notes: Sequence[str] = ()) -> dict[str, Any]:
+                 noise_floor: Mapping[str, Any] | None, notes: Sequence[str] = (),
+                 provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The contract's object: contract keys first, then the extras."""
     data: dict[str, Any] = clean({
         "model": model,
@@ -94,6 +95,7 @@ def build_result(*, model: str, mode: str, reference: Mapping[str, Any], candida
         "csv": csv_path,
         "noise_floor": dict(noise_floor) if noise_floor is not None else None,
         "notes": list(notes),
+        "provenance": dict(provenance) if provenance is not None else None,
     })
     return data
 
