@@ -171,6 +171,8 @@ def bench_result(result: Mapping[str, Any]) -> RenderableType:
         title.append(f" · {result.get('label')}", style="cyan")
     if result.get("model"):
         title.append(f" · {result.get('model')}", style="dim")
+    if result.get("server_version"):
+        title.append(f" · server {result.get('server_version')}", style="dim")
     parts.append(title)
     summary = Table.grid(padding=(0, 1))
     summary.add_column(style="bold", no_wrap=True)

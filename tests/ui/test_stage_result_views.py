@@ -21,7 +21,7 @@ def plain(renderable: RenderableType, width: int = 160) -> str:
 
 
 SERVE: dict[str, Any] = {
-    "mode": "serve", "label": "graph", "model": "qwen", "completed": 31, "failed": 1, "duration": 8.25,
+    "mode": "serve", "label": "graph", "model": "qwen", "server_version": "0.11.0", "completed": 31, "failed": 1, "duration": 8.25,
     "total_input_tokens": 3968, "total_output_tokens": 3968, "request_throughput": 3.76,
     "output_throughput": 481.0, "total_token_throughput": 962.0, "max_concurrency": None,
     "max_concurrent_requests": 17,
@@ -38,7 +38,7 @@ for metric, base in (("ttft", 41.0), ("tpot", 15.0), ("itl", 15.1), ("e2el", 195
 
 def test_serve_result_shows_each_metric_with_its_percentiles_and_the_servers_own_counts() -> None:
     text = plain(bench_result(SERVE))
-    assert "serve benchmark · graph" in text
+    assert "serve benchmark · graph · qwen · server 0.11.0" in text
     for label in ("TTFT", "TPOT", "ITL", "E2EL"):
         assert label in text
     header = next(line for line in text.splitlines() if "median" in line)

@@ -6,11 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.sim.harness import SimServer
 from tests.stages.bench.conftest import SET_TPOT_MS, SET_TTFT_MS, stage_args
 from tui.sim.openai_api import PREFILL_TOKENS_PER_BASE_TTFT
+from tui.sim.serve_args import VLLM_VERSION
 from tui.stages.bench.stage import BenchError, run_benchmark
 from tui.stages.events import STAGE_DIR_ENV
 
@@ -84,6 +86,8 @@ async def test_every_contract_key_in_every_mode(instant_url: str, tmp_path: Path
     for result in (latency, concurrency, serve):
         assert set(result["server_metrics"]) == SERVER_KEYS and result["server_metrics"]["available"]
         assert result["percentile_method"] == "linear (numpy)" and isinstance(result["client_bound"], bool)
+        assert result["server_version"] == VLLM_VERSION  # the sim answers /version as vLLM does
+        assert result["client_versions"]["aiohttp"] == aiohttp.__version__
         json.dumps(result, allow_nan=False)  # plain JSON: no NaN or Infinity anywhere
     lines = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
     assert len(lines) == 10 + 2  # the run's requests and its two warmups, marked as such

@@ -51,6 +51,8 @@ def format_summary(result: Mapping[str, Any]) -> str:
     lines = [f"{TITLES.get(mode, ' Benchmark Result '):=^{WIDTH}}"]
     if result.get("label"):
         lines.append(_line("Label:", result["label"]))
+    if result.get("server_version"):
+        lines.append(_line("Server version:", result["server_version"]))
     if mode == "latency":
         lines += [_line("Runs:", result.get("runs")), _line("Successful requests:", result.get("completed")),
                   _line("Failed requests:", result.get("failed"))]

@@ -37,6 +37,19 @@ async def scrape(session: aiohttp.ClientSession, base_url: str,
     return metrics
 
 
+async def server_version(session: aiohttp.ClientSession, base_url: str,
+                         headers: Mapping[str, str] | None = None) -> str | None:
+    """vLLM's `GET /version` (`{"version": "0.11.0"}`), or None from a server that has none: never raises."""
+    url = f"{metrics_url(base_url).removesuffix('/metrics')}/version"
+    try:
+        async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as response:
+            data = await response.json(content_type=None) if response.status == 200 else None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if isinstance(version, (str, int, float)) else None
+
+
 def unavailable(message: str) -> dict[str, Any]:
     """The `server_metrics` block when the server gave nothing to compare with."""
     return {"available": False, "message": message, "prompt_tokens": None, "generation_tokens": None,

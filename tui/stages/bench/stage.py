@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import os
+import platform
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -255,6 +256,7 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     plan_kwargs = {"url": url, "headers": headers, "timeout_s": args.timeout}
     async with aiohttp.ClientSession() as meta:
         before = await server_side.scrape(meta, root, headers)
+        version = await server_side.server_version(meta, root, headers)
     if warmup_specs:
         warm: list[RequestRecord] = []
         emit_log(f"warming up with {len(warmup_specs)} request(s), left out of the figures")
@@ -315,6 +317,8 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         "output_tokens_estimated": any(r.output_tokens_source == "chunks" for r in records if r.success),
         "requests_file": str(records_path) if records_path is not None else None,
         "server_metrics": server_side.server_delta(before, after, outcome.duration),
+        "server_version": version,
+        "client_versions": {"python": platform.python_version(), "aiohttp": aiohttp.__version__},
     })
     for error in first_errors(records):
         emit_log(error, "warning")
