@@ -21,7 +21,8 @@ def plain(renderable: RenderableType, width: int = 160) -> str:
 
 
 SERVE: dict[str, Any] = {
-    "mode": "serve", "label": "graph", "model": "qwen", "server_version": "0.11.0", "completed": 31, "failed": 1, "duration": 8.25,
+    "mode": "serve", "label": "graph", "model": "qwen", "server_version": "0.11.0", "completed": 31, "failed": 1,
+    "duration": 8.25,
     "total_input_tokens": 3968, "total_output_tokens": 3968, "request_throughput": 3.76,
     "output_throughput": 481.0, "total_token_throughput": 962.0, "max_concurrency": None,
     "max_concurrent_requests": 17,
