@@ -135,8 +135,12 @@ def layers_view(entry: Mapping[str, Any], width: int = 40) -> RenderableType:
     return Group(title, curve, table)
 
 
-def precision_result(result: Mapping[str, Any]) -> RenderableType:
-    """The whole check: verdict and reasons, the per-prompt table, the layers of the prompt that tells most."""
+def precision_result(result: Mapping[str, Any], layers_of: int | None = None) -> RenderableType:
+    """The whole check: verdict and reasons, the per-prompt table, and one prompt's layers.
+
+    The layers drawn are those of prompt number `layers_of` (0-based) when it has some, else of the
+    prompt that tells most (`worst_prompt`).
+    """
     parts: list[RenderableType] = [verdict_line(result), prompts_table(result)]
     summary = result.get("summary")
     if isinstance(summary, Mapping):
@@ -145,9 +149,12 @@ def precision_result(result: Mapping[str, Any]) -> RenderableType:
             f"(tie-aware {_cell(summary.get('top1_agreement_tie_aware'), 3)}) · "
             f"top-5 {_cell(summary.get('top5_overlap'), 3)} · cosine min {_cell(summary.get('cosine_min'), 5)} · "
             f"KL mean {_cell(summary.get('kl_mean'), 5)}", style="dim"))
-    worst = worst_prompt(result)
-    if worst is not None:
-        parts.append(layers_view(worst))
+    prompts = result.get("prompts") or []
+    chosen = prompts[layers_of] if layers_of is not None and 0 <= layers_of < len(prompts) else None
+    if not (isinstance(chosen, Mapping) and chosen.get("layers")):
+        chosen = worst_prompt(result)
+    if chosen is not None:
+        parts.append(layers_view(chosen))
     made_with = provenance_line(result)
     if made_with is not None:
         parts.append(made_with)

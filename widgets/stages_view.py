@@ -6,12 +6,13 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Log, ProgressBar, Static
 
 from tui.profiles import Profile
@@ -65,14 +66,17 @@ def stages_table(profile: Profile) -> Table:
     return table
 
 
-def result_view(result: Mapping[str, Any]) -> Any:
-    """The right drawing for a stage's result: a benchmark, a comparison, a precision check, or key/value rows."""
+def result_view(result: Mapping[str, Any], layers_of: int | None = None) -> Any:
+    """The right drawing for a stage's result: a benchmark, a comparison, a precision check, or key/value rows.
+
+    `layers_of` picks the precision prompt whose layers are drawn (default: the one that tells most).
+    """
     if is_bench_result(result):
         return bench_result(result)
     if is_comparison(result):
         return comparison_table(result)
     if is_precision_result(result):
-        return precision_result(result)
+        return precision_result(result, layers_of)
     return result_table(result)
 
 
@@ -108,6 +112,16 @@ class StagesView(AreaView):
     StagesView #stage-result { height: auto; }
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "layers_of(-1)", "Prev layers"),
+        Binding("right_square_bracket", "layers_of(1)", "Next layers"),
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: tuple[str, Mapping[str, Any] | None, str | None, Path | None] | None = None
+        self._layers_of: int | None = None
+
     def compose(self) -> ComposeResult:
         yield Static("No profile chosen.", id="stages")
         yield Static(Text(STAGE_KEYS_HINT, style="dim"), id="stage-status")
@@ -138,6 +152,8 @@ class StagesView(AreaView):
         log.write_lines(lines)
 
     def clear_stage(self) -> None:
+        self._shown = None
+        self.refresh_bindings()
         self.query_one("#stage-log", Log).clear()
         live = self.query_one("#stage-live", Static)
         live.remove_class("-shown")
@@ -146,16 +162,55 @@ class StagesView(AreaView):
 
     def show_result(self, title: str, result: Mapping[str, Any] | None, error: str | None, folder: Path | None
                     ) -> None:
+        self._shown = (title, result, error, folder)
+        self._layers_of = None
+        self.refresh_bindings()
+        self._draw_result()
+        shown = self.query_one("#stage-result", Static)
+        self.call_after_refresh(shown.scroll_visible, top=True, animate=False)
+
+    def _prompts_with_layers(self) -> int:
+        result = self._shown[1] if self._shown is not None else None
+        if not result or not is_precision_result(result):
+            return 0
+        return sum(1 for prompt in result.get("prompts") or [] if isinstance(prompt, Mapping) and prompt.get("layers"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`[` and `]` only while a precision result with more than one prompt's layers is shown."""
+        if action == "layers_of":
+            return self._prompts_with_layers() > 1
+        return True
+
+    def action_layers_of(self, step: int) -> None:
+        """Draw the layers of the previous or next prompt of the shown precision result."""
+        result = self._shown[1] if self._shown is not None else None
+        if not result:
+            return
+        prompts = result.get("prompts") or []
+        count = len(prompts)
+        if count == 0:
+            return
+        start = self._layers_of if self._layers_of is not None else -1 if step > 0 else 0
+        index = start
+        for _ in range(count):  # skip prompts without layers
+            index = (index + step) % count
+            if isinstance(prompts[index], Mapping) and prompts[index].get("layers"):
+                break
+        self._layers_of = index
+        self._draw_result()
+
+    def _draw_result(self) -> None:
+        if self._shown is None:
+            return
+        title, result, error, folder = self._shown
         parts: list[Any] = [Text(title, style="bold")]
         if error:
             parts.append(Text(error, style="bold red"))
         if result:
-            parts.append(result_view(result))
+            parts.append(result_view(result, self._layers_of))
         if folder is not None:
             parts.append(Text(f"Files: {folder}", style="dim"))
-        shown = self.query_one("#stage-result", Static)
-        shown.update(Group(*parts))
-        self.call_after_refresh(shown.scroll_visible, top=True, animate=False)
+        self.query_one("#stage-result", Static).update(Group(*parts))
 
     def show_profile(self, profile: Profile) -> None:
         self.query_one("#stages", Static).update(stages_table(profile))

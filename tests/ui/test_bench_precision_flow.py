@@ -146,6 +146,17 @@ async def test_precision_check_from_one_key_gives_a_verdict_per_prompt_and_layer
         assert "PASS" in text, text
         assert "cpu bfloat16 against cpu float32" in text
         assert "The capital of France is" in text and "Layers of" in text
+        await pilot.press("4")  # the Stages area has the keys: ] and [ walk the prompts' layers
+        await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: "Layers of “The capital of France is”" in plain(app, "#stage-result"),
+                         what="the first prompt's layers")
+        await pilot.press("right_square_bracket")
+        await wait_until(pilot, lambda: "Layers of “Hello, how are you today?”" in plain(app, "#stage-result"),
+                         what="the second prompt's layers")
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: "Layers of “The capital of France is”" in plain(app, "#stage-result"),
+                         what="back to the first prompt's layers")
+        assert "Next layers" in plain(app, "#keys")
         run_dir = app.session.run_dir
         assert run_dir is not None
         (folder,) = [p for p in run_dir.iterdir() if p.is_dir() and p.name.startswith("precision")]
@@ -159,7 +170,23 @@ async def test_precision_on_a_folder_without_weights_says_so_before_loading_anyt
     notes = capture_notes(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("P")
-        await wait_until(pilot, lambda: any("holds no weights" in note for note in notes),
+        await wait_until(pilot, lambda: any("no weights" in note for note in notes),
                          what="the sentence about the missing weights")
+        assert any("point the profile's [model] path at a real folder" in note for note in notes)
         assert not isinstance(app.screen, ChoiceScreen)
 
+
+
+async def test_precision_on_a_real_host_names_what_the_folder_lacks(tmp_path: Path) -> None:
+    folder = tmp_path / "half-downloaded"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    profile = load_profile(shipped_profiles_dir() / "demo.toml")
+    profile = replace(profile, model=replace(profile.model, path=str(folder), source="local"))
+    session = ConsoleSession(profile=profile, runs_root=tmp_path / "runs", env=dict(os.environ))
+    app = make_app(session, host_sampler=FixedHost())
+    notes = capture_notes(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("P")
+        await wait_until(pilot, lambda: any(f"{folder} holds no weights" in note for note in notes),
+                         what="the sentence naming the folder without weights")

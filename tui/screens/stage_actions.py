@@ -123,8 +123,13 @@ class StageActions(App[None]):
         problems = [location.problem] if location.path is None else \
             await asyncio.to_thread(check_model_folder, location.path)
         if location.path is None or problems:
-            self.notify(f"The precision check loads the model's weights on this host's CPU: {problems[0]}",
-                        severity="warning", timeout=10)
+            if self.session.simulated:
+                self.notify("The simulated model folder has config files but no weights. The precision check runs "
+                            "the real model on this CPU: point the profile's [model] path at a real folder (a "
+                            "0.5B model takes seconds).", severity="warning", timeout=10)
+            else:
+                self.notify(f"The precision check loads the model's weights on this host's CPU: {problems[0]}",
+                            severity="warning", timeout=10)
             return
         settings = profile.stages.precision
         status = self.server.status
