@@ -10,10 +10,12 @@ or unreadable input; every non-zero exit says on stderr what to do.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from tui import __version__
 
@@ -36,6 +38,27 @@ examples:
   npu-console bench compare eager.json graph.json   two saved benchmark results side by side, deltas in %
   npu-console precision --model /models/qwen --device npu --json precision.json   CPU fp32 vs NPU bf16 logits
 """
+
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "profiles": ("list, show and validate profiles", "List, show and validate npu-console profiles."),
+    "smi": ("read device telemetry (npu-smi, nvidia-smi, or a saved output)",
+            "Read npu-smi or nvidia-smi (or parse a saved output) into one snapshot."),
+    "log": ("what a vllm serve log says (facts, phases, errors with hints)",
+            "Read a vllm serve log and say what it shows."),
+    "serve": ("preflight, launch and watch a server from a profile (Ctrl-C stops its whole tree)",
+              "Preflight checks, then launch the profile's server and print its phases and facts."),
+    "dequant": ("FP8 → BF16 dequantization of a checkpoint, tensor by tensor, in bounded memory",
+                "Dequantize an FP8 checkpoint (block scales) to BF16, bit-exact, writing DST atomically."),
+    "bench": ("latency, concurrency and serving benchmarks with vLLM's metric definitions",
+              "Benchmark an OpenAI-compatible server: latency, concurrency, or vLLM's serving benchmark."),
+    "ask": ("send one prompt to an OpenAI-compatible server and stream the reply",
+            "Send one prompt (chat or completion) and print the reply as it streams."),
+    "precision": ("CPU float32 reference vs device bf16: logits, top-k and layers, PASS or FAIL",
+                  "Run the same weights on the CPU in float32 and on the device in bf16 (or ask a server's "
+                  "logprobs) and compare every prompt position and layer."),
+}
+"""Each subcommand's help line and description; its module is `tui.commands.<name>`."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,83 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="open the console against the built-in simulated NPU host (no hardware needed)",
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    profiles = subcommands.add_parser(
-        "profiles", help="list, show and validate profiles",
-        description="List, show and validate npu-console profiles.",
-    )
-    from tui.commands import profiles as profiles_command
-    from tui.commands import smi as smi_command
-
-    profiles_command.add_arguments(profiles)
-    smi = subcommands.add_parser(
-        "smi", help="read device telemetry (npu-smi, nvidia-smi, or a saved output)",
-        description="Read npu-smi or nvidia-smi (or parse a saved output) into one snapshot.",
-    )
-    smi_command.add_arguments(smi)
-    from tui.commands import ask as ask_command
-    from tui.commands import bench as bench_command
-    from tui.commands import dequant as dequant_command
-    from tui.commands import log as log_command
-    from tui.commands import precision as precision_command
-    from tui.commands import serve as serve_command
-
-    log_command.add_arguments(subcommands.add_parser(
-        "log", help="what a vllm serve log says (facts, phases, errors with hints)",
-        description="Read a vllm serve log and say what it shows."))
-    serve_command.add_arguments(subcommands.add_parser(
-        "serve", help="preflight, launch and watch a server from a profile (Ctrl-C stops its whole tree)",
-        description="Preflight checks, then launch the profile's server and print its phases and facts."))
-    dequant_command.add_arguments(subcommands.add_parser(
-        "dequant", help="FP8 → BF16 dequantization of a checkpoint, tensor by tensor, in bounded memory",
-        description="Dequantize an FP8 checkpoint (block scales) to BF16, bit-exact, writing DST atomically."))
-    bench_command.add_arguments(subcommands.add_parser(
-        "bench", help="latency, concurrency and serving benchmarks with vLLM's metric definitions",
-        description="Benchmark an OpenAI-compatible server: latency, concurrency, or vLLM's serving benchmark."))
-    ask_command.add_arguments(subcommands.add_parser(
-        "ask", help="send one prompt to an OpenAI-compatible server and stream the reply",
-        description="Send one prompt (chat or completion) and print the reply as it streams."))
-    precision_command.add_arguments(subcommands.add_parser(
-        "precision", help="CPU float32 reference vs device bf16: logits, top-k and layers, PASS or FAIL",
-        description="Run the same weights on the CPU in float32 and on the device in bf16 (or ask a server's "
-                    "logprobs) and compare every prompt position and layer."))
+    for name, (help_line, description) in SUBCOMMANDS.items():
+        _command_module(name).add_arguments(subcommands.add_parser(name, help=help_line, description=description))
     return parser
+
+
+def _command_module(name: str) -> ModuleType:
+    """`tui.commands.<name>`: each has `add_arguments(parser)` and `run(args) -> int`, and imports little."""
+    return importlib.import_module(f"tui.commands.{name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "profiles":
-        from tui.commands import profiles as profiles_command
-
-        return profiles_command.run(args)
-    if args.command == "smi":
-        from tui.commands import smi as smi_command
-
-        return smi_command.run(args)
-    if args.command == "log":
-        from tui.commands import log as log_command
-
-        return log_command.run(args)
-    if args.command == "ask":
-        from tui.commands import ask as ask_command
-
-        return ask_command.run(args)
-    if args.command == "bench":
-        from tui.commands import bench as bench_command
-
-        return bench_command.run(args)
-    if args.command == "precision":
-        from tui.commands import precision as precision_command
-
-        return precision_command.run(args)
-    if args.command == "dequant":
-        from tui.commands import dequant as dequant_command
-
-        return dequant_command.run(args)
-    if args.command == "serve":
-        from tui.commands import serve as serve_command
-
-        return serve_command.run(args)
+    if args.command in SUBCOMMANDS:
+        status: int = _command_module(args.command).run(args)
+        return status
     return run_console(args)
 
 

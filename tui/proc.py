@@ -65,6 +65,22 @@ class CommandRunner(Protocol):
     ) -> CommandResult: ...
 
 
+def pid_exists(pid: object) -> bool:
+    """True when a process `pid` exists (a zombie included), by signal 0; False for anything not a pid.
+
+    A process of another user still exists (the kill is refused with EPERM).
+    """
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def find_executable(
     name: str,
     env: Mapping[str, str] | None = None,

@@ -277,3 +277,41 @@ async def test_quitting_with_the_server_running_can_stop_it_first(tmp_path: Path
         await pilot.press("enter")  # the first choice: stop it, then quit
         await wait_until(pilot, lambda: app._exit, timeout=40, what="the console to quit")
     assert not any(alive(p) for p in tree)
+
+
+LATE_BINDER = '''
+import http.server, sys, time
+port = int(sys.argv[sys.argv.index("--port") + 1])
+print("(APIServer pid=1) INFO:     Application startup complete.", flush=True)
+time.sleep(1.5)  # uvicorn binds the port only after this line
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'''
+
+
+async def test_ready_waits_until_the_api_answers_not_just_the_log_line(tmp_path: Path) -> None:
+    script = tmp_path / "late_binder.py"
+    script.write_text(LATE_BINDER)
+    app = demo_console(tmp_path)
+    profile = app.session.profile
+    assert profile is not None
+    app.session.update_profile(replace(profile, server=replace(profile.server, command=(sys.executable, str(script)))))
+    async with app.run_test(size=(160, 45)) as pilot:
+        try:
+            await launch(app, pilot)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "Application startup complete." in log_text(app), timeout=30,
+                             what="the ready line in the log")
+            assert app.server.status.state == "starting", "the log line alone must not make it ready"
+            await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=15,
+                             what="ready once the port answers")
+            url = app.server.status.url
+            assert url is not None
+            with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=2):
+                pass  # what "ready" promises: a connection is accepted
+        finally:
+            await app.server.stop()

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from textual import work
 from textual.app import App
 
@@ -38,7 +37,6 @@ from tui.stages.stage_args import BENCH_MODES, BenchMode, bench_args
 
 READY_TIMEOUT_S = 30 * 60.0  # a large model's start can take many minutes; the operator can stop it (s)
 READY_POLL_S = 0.25
-PROBE_TIMEOUT_S = 2.0
 DEVICE_READ_WAIT_S = 15.0  # npu-smi takes seconds on a busy host; preflight goes ahead with what it has after this
 
 
@@ -147,32 +145,12 @@ class BenchActions(App[None]):
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             state = self.server.status.state
-            if state == "ready":
-                return await self._wait_answering(self.server.status.url, deadline)
+            if state == "ready":  # ServerControl says ready once the API answers, not on the log line alone
+                return None
             if state in ("failed", "stopped", "not started"):
                 return self.server.status.detail or f"the server {state} before it was ready"
             await asyncio.sleep(READY_POLL_S)
         return f"the server was not ready within {READY_TIMEOUT_S / 60:.0f} minutes"
-
-    async def _wait_answering(self, url: str | None, deadline: float) -> str | None:
-        """None once the server answers `/v1/models`, else why not by `deadline`.
-
-        The log says "Application startup complete." before uvicorn binds the
-        port, so a benchmark sent on that line alone can meet a refused connection.
-        """
-        if not url:
-            return "the server has no URL to benchmark"
-        probe_url = f"{url.rstrip('/').removesuffix('/v1')}/v1/models"
-        async with httpx.AsyncClient(transport=self.session.http_transport, timeout=PROBE_TIMEOUT_S) as client:
-            while True:
-                try:
-                    if (await client.get(probe_url)).status_code < 500:
-                        return None
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or self.server.status.state != "ready":
-                    return f"the server logged that it is ready but {probe_url} does not answer"
-                await asyncio.sleep(READY_POLL_S)
 
     async def _fresh_device_reading(self, timeout_s: float = DEVICE_READ_WAIT_S) -> None:
         """Wait (bounded) for a device reading taken after now, so checks see the memory the stop gave back."""

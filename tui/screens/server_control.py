@@ -37,6 +37,9 @@ FLUSH_S = 0.05
 FACTS_EVERY_S = 0.25  # the facts panel is redrawn at most 4 times a second, however busy the log
 STATS_KEPT = 120
 METRICS_INTERVAL_S = 2.0
+READY_PROBE_S = 30.0
+PROBE_TIMEOUT_S = 2.0
+PROBE_INTERVAL_S = 0.2
 
 
 class ServerControl(Widget):
@@ -188,6 +191,39 @@ class ServerControl(Widget):
                 self.post_message(ServerMetricsRead(result, time.monotonic()))
                 await asyncio.sleep(METRICS_INTERVAL_S)
 
+    @work(group="server-ready", exclusive=True)
+    async def _confirm_ready(self) -> None:
+        """Ready once the API answers, not on the log line alone.
+
+        The log says "Application startup complete." before uvicorn binds the
+        port, so a request sent on that line can meet a refused connection. A
+        server whose URL never answers (a proxy in between, a wrong port in the
+        profile) is still shown ready after `READY_PROBE_S`, with the reason.
+        """
+        import httpx
+
+        url = self.status.url
+        if url:
+            probe = f"{url.rstrip('/').removesuffix('/v1')}/v1/models"
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else None
+            deadline = time.monotonic() + READY_PROBE_S
+            async with httpx.AsyncClient(transport=self._transport, timeout=PROBE_TIMEOUT_S) as client:
+                while time.monotonic() < deadline and self.status.state == "starting":
+                    try:
+                        if (await client.get(probe, headers=headers)).status_code < 500:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(PROBE_INTERVAL_S)
+                else:
+                    if self.status.state == "starting":
+                        self.set_status("ready", detail=f"the log says ready but {probe} does not answer")
+                        self.watch_metrics()
+                    return
+        if self.status.state == "starting":
+            self.set_status("ready")
+            self.watch_metrics()
+
     # ---- lines ---------------------------------------------------------------------------------
 
     def _behind(self) -> bool:
@@ -210,8 +246,7 @@ class ServerControl(Widget):
             self.view = parsed.view
             self._facts_dirty = True
         if parsed.ready and self.status.state == "starting":
-            self.set_status("ready")
-            self.watch_metrics()
+            self._confirm_ready()
         if self._flush_timer is None:
             self._flush_timer = self.set_timer(FLUSH_S, self._flush)
 

@@ -213,12 +213,9 @@ def _config_problems(path: Path) -> list[str]:
     config = path / "config.json"
     if not config.is_file():
         return [f"{path} has no config.json; it is not a complete Hugging Face-style model folder"]
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return [f"{config} cannot be read ({exc.strerror})"]
-    except (ValueError, UnicodeDecodeError) as exc:
-        return [f"{config} is not valid JSON ({exc}); the download may be cut short or the file edited by hand"]
+    data, problem = _read_json(config)
+    if problem is not None:
+        return [problem + "; the download may be cut short or the file edited by hand"]
     if not isinstance(data, dict):
         return [f"{config} is JSON but not an object; it is not a model configuration"]
     return []
@@ -246,13 +243,20 @@ def _weights_problems(path: Path) -> list[str]:
     return []
 
 
-def _index_problems(path: Path, index: Path) -> list[str]:
+def _read_json(path: Path) -> tuple[object, str | None]:
+    """The JSON in `path`, or None and the sentence saying why it cannot be had."""
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), None
     except OSError as exc:
-        return [f"{index} cannot be read ({exc.strerror})"]
+        return None, f"{path} cannot be read ({exc.strerror})"
     except (ValueError, UnicodeDecodeError) as exc:
-        return [f"{index} is not valid JSON ({exc})"]
+        return None, f"{path} is not valid JSON ({exc})"
+
+
+def _index_problems(path: Path, index: Path) -> list[str]:
+    data, problem = _read_json(index)
+    if problem is not None:
+        return [problem]
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not weight_map:
         return [f"{index} has no weight_map; it does not say where the weights are"]

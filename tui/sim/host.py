@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui.atomic import atomic_write_json
+from tui.proc import pid_exists
 
 HOST_FILE = "host.json"
 SERVERS_DIR = "servers"
@@ -229,14 +229,8 @@ def process_start_token(pid: int) -> str | None:
 
 def pid_alive(pid: int, proc_start: str | None = None) -> bool:
     """True when `pid` runs and is not a zombie (and, if known, started when the record says)."""
-    if pid <= 0:
+    if not pid_exists(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:

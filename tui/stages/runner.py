@@ -38,6 +38,7 @@ from typing import IO, Any, Literal
 import tui
 from tui.atomic import atomic_write_json
 from tui.clock import Clock, SystemClock
+from tui.proc import pid_exists
 from tui.proc_tree import process_tree, stop_tree
 from tui.stages.events import STAGE_DIR_ENV, Progress, Result, StageError, StageEvent, parse_event
 from tui.xdg import data_home
@@ -658,18 +659,6 @@ def summarize_result(data: Mapping[str, Any] | None, limit: int = 4) -> str:
     return ", ".join(parts)
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def list_stage_runs(run_dir: Path) -> list[StageRunInfo]:
     """Stage runs under `run_dir` (folders with a `stage.json`), newest first.
 
@@ -696,7 +685,7 @@ def list_stage_runs(run_dir: Path) -> list[StageRunInfo]:
         except (OSError, ValueError):
             result = None
         state = str(meta.get("state") or "unknown")
-        if state == "running" and not _pid_alive(meta.get("pid")):
+        if state == "running" and not pid_exists(meta.get("pid")):
             state = "interrupted"
         seconds = meta.get("seconds")
         found.append(StageRunInfo(
