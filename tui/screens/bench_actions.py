@@ -23,12 +23,10 @@ from textual import work
 from textual.app import App
 
 from tui.atomic import atomic_write_json
-from tui.profiles import Profile, ProfileError
+from tui.profiles import Profile
 from tui.screens.choice import Choice, ChoiceScreen
-from tui.screens.device_monitor import DeviceMonitor
 from tui.screens.main import MainScreen
 from tui.screens.server_control import ServerControl
-from tui.server.launch_plan import LaunchPlan, launch_plan
 from tui.server.model_location import locate_model
 from tui.session import ConsoleSession
 from tui.stages.bench.compare import compare_results
@@ -37,7 +35,6 @@ from tui.stages.stage_args import BENCH_MODES, BenchMode, bench_args
 
 READY_TIMEOUT_S = 30 * 60.0  # a large model's start can take many minutes; the operator can stop it (s)
 READY_POLL_S = 0.25
-DEVICE_READ_WAIT_S = 15.0  # npu-smi takes seconds on a busy host; preflight goes ahead with what it has after this
 
 
 class BenchActions(App[None]):
@@ -45,7 +42,6 @@ class BenchActions(App[None]):
 
     session: ConsoleSession
     server: ServerControl
-    devices: DeviceMonitor
 
     if TYPE_CHECKING:  # provided by the other mixins; declared here for the type checker only
         @property
@@ -56,9 +52,7 @@ class BenchActions(App[None]):
         async def _stage_now(self, name: str, args: list[str], title: str,
                              python: str | None = None) -> StageOutcome: ...
 
-        async def _preflight(self, profile: Profile, plan: LaunchPlan) -> dict[str, str] | None: ...
-
-        async def _launch(self, profile: Profile, plan: LaunchPlan, env: dict[str, str]) -> None: ...
+        async def _preflight_and_launch(self, profile: Profile, variant: str | None) -> str | None: ...
 
         async def _stop_and_check(self) -> None: ...
 
@@ -118,9 +112,10 @@ class BenchActions(App[None]):
             self.notify("No server is ready: launch one (l) or attach to one (a) first.", severity="warning")
             return None
         location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
-        args = bench_args(profile.stages.bench, mode, url, model=profile.server.served_model_name,
-                          label=label if self.server.status.state != "attached" else "attached",
-                          tokenizer=location.path, api_key_env=profile.server.api_key_env)
+        args = await asyncio.to_thread(  # it looks for tokenizer files: off the UI's loop
+            bench_args, profile.stages.bench, mode, url, model=profile.server.served_model_name,
+            label=label if self.server.status.state != "attached" else "attached",
+            tokenizer=location.path, api_key_env=profile.server.api_key_env)
         self.main.show_area("stages")
         return await self._stage_now("bench", args, f"Benchmark ({mode}) {url}", python=sys.executable)
 
@@ -130,18 +125,9 @@ class BenchActions(App[None]):
         self._show_profile()
         if self.server.status.ours_running:
             await self._stop_and_check()
-            await self._fresh_device_reading()  # else preflight judges HBM and leftovers by the stopped server
-        try:
-            plan = launch_plan(profile, variant, self.session.env)
-        except ProfileError as error:
-            return str(error)
-        self.main.show_area("server")
-        self.server.set_status("preflight")
-        env = await self._preflight(profile, plan)
-        if env is None:
-            self.server.set_status("not started")
-            return "the launch was cancelled at preflight"
-        await self._launch(profile, plan, env)
+        problem = await self._preflight_and_launch(profile, variant)
+        if problem is not None:
+            return problem
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             state = self.server.status.state
@@ -151,15 +137,6 @@ class BenchActions(App[None]):
                 return self.server.status.detail or f"the server {state} before it was ready"
             await asyncio.sleep(READY_POLL_S)
         return f"the server was not ready within {READY_TIMEOUT_S / 60:.0f} minutes"
-
-    async def _fresh_device_reading(self, timeout_s: float = DEVICE_READ_WAIT_S) -> None:
-        """Wait (bounded) for a device reading taken after now, so checks see the memory the stop gave back."""
-        before = self.devices.state
-        self.devices.poll_now()
-        for _ in range(math.ceil(timeout_s / READY_POLL_S)):
-            if self.devices.state is not before:
-                return
-            await asyncio.sleep(READY_POLL_S)
 
     async def _compare_variants(self, profile: Profile) -> None:
         names = list(profile.variants)

@@ -8,6 +8,7 @@ what to show.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -45,6 +46,9 @@ from widgets.server_facts import metrics_rows, stats_rows
 from widgets.server_log import ServerLog
 from widgets.server_view import ServerView
 
+PREFLIGHT_CANCELLED = "the launch was cancelled at preflight"
+DEVICE_READ_WAIT_S = 15.0  # npu-smi takes seconds on a busy host; what waits goes ahead with what it has after this
+DEVICE_READ_POLL_S = 0.1
 HBM_SLACK_MB = 1024  # within this of the pre-launch level, the memory "came back"
 
 
@@ -79,19 +83,25 @@ class ServerActions(App[None]):
                         severity="warning")
             return
         self.server.detach()
+        problem = await self._preflight_and_launch(profile, self.session.variant)
+        if problem is not None and not problem.startswith(PREFLIGHT_CANCELLED):
+            self.notify(problem, title="Cannot launch", severity="error")
+
+    async def _preflight_and_launch(self, profile: Profile, variant: str | None) -> str | None:
+        """Preflight `variant` (the operator confirms) and launch it; None, or the sentence why it did not start."""
         try:
-            plan = launch_plan(profile, self.session.variant, self.session.env)
+            plan = launch_plan(profile, variant, self.session.env)
         except ProfileError as error:
-            self.notify(str(error), title="Cannot launch", severity="error")
-            return
+            return str(error)
         self.main.show_area("server")
         previous = self.server.status.state
         self.server.set_status("preflight")
         env = await self._preflight(profile, plan)
         if env is None:
             self.server.set_status("not started" if previous == "preflight" else previous)
-            return
+            return PREFLIGHT_CANCELLED
         await self._launch(profile, plan, env)
+        return None
 
     @work(exclusive=True, group="server-stop")
     async def action_stop_server(self) -> None:
@@ -211,7 +221,17 @@ class ServerActions(App[None]):
                 "stop them from the Devices area (k) or as root"))
             return
         self.notify(f"Stopped the server's {len(report.stopped)} process(es) ({report.last_signal}).")
-        self.devices.poll_now()  # the HBM check runs when this read arrives
+        await self._fresh_device_reading()  # the HBM check runs on it, and a relaunch's preflight must not judge
+        # the chips' memory and the leftovers by a reading taken while the stopped server still held them
+
+    async def _fresh_device_reading(self, timeout_s: float = DEVICE_READ_WAIT_S) -> None:
+        """Ask for a device reading now and wait (bounded: npu-smi can hang) until it has arrived."""
+        before = self.devices.state
+        self.devices.poll_now()
+        for _ in range(math.ceil(timeout_s / DEVICE_READ_POLL_S)):
+            if self.devices.state is not before:
+                return
+            await asyncio.sleep(DEVICE_READ_POLL_S)
 
     def _selected_hbm(self, plan_env: Mapping[str, str]) -> dict[tuple[int, int | None], int] | None:
         state = self.devices.state

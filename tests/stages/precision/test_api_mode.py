@@ -56,7 +56,7 @@ def test_base_url_normalises() -> None:
 def test_sim_prompt_logprobs_give_top1_and_top5_per_position(tiny_model: Path, sim: SimServer, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     code, result = run_api(tmp_path, capsys, tiny_model, sim.url)
-    assert code in (0, 1) and result["mode"] == "api"
+    assert code == (0 if result["verdict"] == "PASS" else 1) and result["mode"] == "api"
     assert result["candidate"]["logprobs_source"] == "prompt_logprobs" and result["candidate"]["dtype"] is None
     summary = result["summary"]
     assert 0.0 <= summary["top1_agreement"] <= 1.0 and 0.0 <= summary["top5_overlap"] <= 1.0
