@@ -107,7 +107,7 @@ class StagesView(AreaView):
     StagesView #stage-live.-shown { display: block; }
     StagesView ProgressBar { display: none; }
     StagesView ProgressBar.-running { display: block; }
-    StagesView #stage-log { height: 8; display: none; border: none; }
+    StagesView #stage-log { height: auto; max-height: 8; display: none; border: none; }
     StagesView #stage-log.-shown { display: block; }
     StagesView #stage-result { height: auto; }
     """

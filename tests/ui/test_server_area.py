@@ -272,11 +272,23 @@ async def test_quitting_with_the_server_running_can_stop_it_first(tmp_path: Path
         pid = app.server.status.pid
         assert pid is not None
         tree = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+        await pilot.press("4", "z")  # the Devices area hidden: quitting must not wait for a device reading
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen), what="the question")
         await pilot.press("enter")  # the first choice: stop it, then quit
-        await wait_until(pilot, lambda: app._exit, timeout=40, what="the console to quit")
+        await wait_until(pilot, lambda: app._exit, timeout=10, what="the console to quit")
     assert not any(alive(p) for p in tree)
+
+
+async def test_a_stop_with_the_devices_hidden_still_checks_the_memory_came_back(tmp_path: Path) -> None:
+    app = demo_console(tmp_path)
+    notes = capture_notes(app)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await launch_ready(app, pilot)
+        await pilot.press("4", "z")  # periodic device reads pause while the Devices area is hidden
+        await pilot.press("s")
+        await wait_until(pilot, lambda: any("back to its pre-launch level" in note for note in notes),
+                         timeout=20, what="the HBM check, on a reading asked for although the area is hidden")
 
 
 LATE_BINDER = '''

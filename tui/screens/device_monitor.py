@@ -37,6 +37,7 @@ class DeviceMonitor(Widget):
         self._timer: Timer | None = None
         self._in_flight = False
         self._again = False
+        self._asked = False
         self.poller: DevicePoller | None = None
 
     @property
@@ -63,9 +64,14 @@ class DeviceMonitor(Widget):
         self.poll_now()
 
     def poll_now(self) -> bool:
-        """Read as soon as possible: now, or right after the read in flight. False when there is no tool."""
+        """Read as soon as possible: now, or right after the read in flight. False when there is no tool.
+
+        An asked-for read happens even while the Devices area is hidden: whoever asked (a stop's memory
+        check, a preflight) needs the chips as they are now; only the periodic reads pause.
+        """
         if self.poller is None:
             return False
+        self._asked = True
         if self._in_flight:
             self._again = True
             return True
@@ -81,8 +87,9 @@ class DeviceMonitor(Widget):
         assert poller is not None
         self._in_flight = True
         try:
-            if not self._is_shown():
+            if not self._is_shown() and not self._asked:
                 return  # paused while nobody sees it; `poll_now` resumes when the area is shown
+            self._asked = False
             state = await poller.poll_once()
             processes = state.snapshot.processes if state.snapshot is not None and state.error is None else ()
             our_pids = self._session.launched_pids

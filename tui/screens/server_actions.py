@@ -158,7 +158,7 @@ class ServerActions(App[None]):
             hint=f"pid {self.server.status.pid} was started by this console.",
         ))
         if choice == "stop":
-            await self._stop_and_check()
+            await self._stop_and_check(quitting=True)
             self.exit()
         elif choice == "leave":
             if self.server.server is not None:
@@ -210,7 +210,8 @@ class ServerActions(App[None]):
             return
         self.session.launched_pids = (self.server.status.pid,) if self.server.status.pid else ()
 
-    async def _stop_and_check(self) -> None:
+    async def _stop_and_check(self, *, quitting: bool = False) -> None:
+        """Stop our server's tree; then, unless the console is quitting, wait for the reading the HBM check needs."""
         report = await self.server.stop()
         self.session.launched_pids = ()
         if report is None:
@@ -221,7 +222,8 @@ class ServerActions(App[None]):
                 "stop them from the Devices area (k) or as root"))
             return
         self.notify(f"Stopped the server's {len(report.stopped)} process(es) ({report.last_signal}).")
-        await self._fresh_device_reading()  # the HBM check runs on it, and a relaunch's preflight must not judge
+        if not quitting:
+            await self._fresh_device_reading()  # the HBM check runs on it, and a relaunch's preflight must not judge
         # the chips' memory and the leftovers by a reading taken while the stopped server still held them
 
     async def _fresh_device_reading(self, timeout_s: float = DEVICE_READ_WAIT_S) -> None:
