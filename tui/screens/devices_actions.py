@@ -7,6 +7,7 @@ each area's reactions live in one place.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -34,9 +35,9 @@ class DevicesActions(App[None]):
     devices: DeviceMonitor
     _pending_release: tuple[HeldMemory, int | None] | None
 
-    @property
-    def main(self) -> MainScreen:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
+        @property
+        def main(self) -> MainScreen: ...
 
     def action_refresh_devices(self) -> None:
         if self.devices.reading:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -60,9 +60,9 @@ class PlaygroundActions(App[None]):
     playground: PlaygroundState
     _last_exchange: tuple[str, Reply | None, Any] | None  # prompt, reply, the HttpRequest
 
-    @property
-    def main(self) -> MainScreen:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
+        @property
+        def main(self) -> MainScreen: ...
 
     def _playground_view(self) -> PlaygroundView | None:
         views = self.main.query(PlaygroundView)

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -62,12 +63,11 @@ class ServerActions(App[None]):
     _prelaunch_hbm: dict[tuple[int, int | None], int] | None
     _metrics: MetricsHistory
 
-    @property
-    def main(self) -> MainScreen:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
+        @property
+        def main(self) -> MainScreen: ...
 
-    def _show_header(self) -> None:
-        raise NotImplementedError
+        def _show_header(self) -> None: ...
 
     # ---- actions ---------------------------------------------------------------------------
 

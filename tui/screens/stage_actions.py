@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -76,12 +76,11 @@ class StageActions(App[None]):
     _stage: StageRun | None
     _stage_queue: DeviceQueue
 
-    @property
-    def main(self) -> MainScreen:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
+        @property
+        def main(self) -> MainScreen: ...
 
-    def _show_profile(self) -> None:
-        raise NotImplementedError
+        def _show_profile(self) -> None: ...
 
     def _stages_view(self) -> StagesView | None:
         views = self.main.query(StagesView)
