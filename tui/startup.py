@@ -40,8 +40,9 @@ def build_session(
     note: str | None = None
     if demo:
         from tui.sim.demo import prepare_demo_host
+        from tui.sim.host import install_sim_home
 
-        sim_home = Path(session_env.get(SIM_HOME_VAR) or data_home() / "sim")
+        sim_home = Path(session_env.get(SIM_HOME_VAR) or install_sim_home(data_home()))
         try:
             host = prepare_demo_host(sim_home)
         except OSError as error:
@@ -93,6 +94,9 @@ def _demo_port(profile: Profile) -> tuple[Profile, int | None]:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As preflight's probe and uvicorn do: a socket lingering in TIME_WAIT from the last
+        # demo server does not make the port busy (the demo stays on the README's 8000).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host or "127.0.0.1", port))
         except OSError:

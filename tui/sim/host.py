@@ -18,7 +18,10 @@ pid) and delete the records of dead ones.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import re
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from tui.atomic import atomic_write_json
 from tui.proc import pid_exists
 
 HOST_FILE = "host.json"
+INSTALL_ROOT = Path(__file__).resolve().parents[2]  # the checkout (or site-packages) this code runs from
 SERVERS_DIR = "servers"
 
 CHIP_NAME = "910B3"
@@ -130,6 +134,21 @@ def default_host() -> HostSpec:
         for index in range(8)
     )
     return HostSpec(TOOL_VERSION, DRIVER_VERSION, chips)
+
+
+def install_sim_home(data_root: Path, install_root: Path = INSTALL_ROOT, python: str | None = None) -> Path:
+    """The simulated host's folder for this install: `data_root/sim/<checkout>-<hash>`.
+
+    The shims in `bin/` run one checkout's code with one interpreter, so two
+    checkouts (or two virtual environments) each get their own folder: a demo
+    started from one never runs another's simulator. The name starts with the
+    checkout's folder name so that an operator can tell them apart.
+    """
+    python = python or sys.executable
+    key = f"{install_root}\0{python}".encode("utf-8", "surrogateescape")
+    digest = hashlib.sha256(key).hexdigest()[:10]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", install_root.name)[:40] or "install"
+    return data_root / "sim" / f"{readable}-{digest}"
 
 
 def read_host(home: Path | None) -> HostSpec:
