@@ -91,7 +91,8 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeo
             if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
                 return
         if time.monotonic() > deadline:
-            pytest.fail(f"vllm serve did not answer within {timeout_s:g} s:\n{log_path.read_text(errors='replace')[-4000:]}")
+            tail = log_path.read_text(errors="replace")[-4000:]
+            pytest.fail(f"vllm serve did not answer within {timeout_s:g} s:\n{tail}")
         time.sleep(0.2)
 
 

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = build(folder, args.arch)
     except ImportError as exc:
-        emit("error", message=f"building a tiny model needs torch, tokenizers and transformers here ({exc.name} is missing)")
+        emit("error", message=f"a tiny model needs torch, tokenizers and transformers here ({exc.name} is missing)")
         return 1
     except (OSError, RuntimeError, ValueError) as exc:
         shutil.rmtree(folder, ignore_errors=True)
