@@ -1,6 +1,7 @@
 """Every playground exchange, on disk as it happens: `chat.jsonl` in the run directory.
 
-One JSON object per line, appended with a single write and fsync: a request
+One JSON object per line, appended whole and fsynced (`tui.atomic.append_line`: a
+record that cannot be written whole is taken back off, the file is 0600): a request
 line when a prompt is sent, a reply line when the answer ends (completed,
 cancelled or failed — a partial answer is kept, marked partial). Lines of one
 conversation share its id, so a conversation can be listed and reopened later
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tui.atomic import append_json_line
+from tui.failures import os_error_reason
 
 JOURNAL = "chat.jsonl"
 Mode = Literal["chat", "completion"]
@@ -69,25 +71,36 @@ class Conversation:
 
 
 class ChatJournal:
-    """Appends the records of one run directory's `chat.jsonl`."""
+    """Appends the records of one run directory's `chat.jsonl`.
+
+    `request` and `reply` never raise for the disk: they return None when the
+    record is on disk, else the sentence to show (the chat goes on without it).
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / JOURNAL
 
     def request(self, conversation: str, mode: Mode, model: str, url: str, body: Mapping[str, Any],
-                prompt: str, system: str | None) -> None:
-        append_json_line(self.path, {
+                prompt: str, system: str | None) -> str | None:
+        return self._append("request", {
             "type": "request", "conversation": conversation, "at": time.time(), "mode": mode, "model": model,
             "url": url, "prompt": prompt, "system": system, "body": dict(body),
         })
 
     def reply(self, conversation: str, text: str, reasoning: str, finish_reason: str | None, error: str | None,
-              partial: bool, stats: Mapping[str, Any]) -> None:
-        append_json_line(self.path, {
+              partial: bool, stats: Mapping[str, Any]) -> str | None:
+        return self._append("reply", {
             "type": "reply", "conversation": conversation, "at": time.time(), "text": text,
             "reasoning": reasoning, "finish_reason": finish_reason, "error": error, "partial": partial,
             "stats": dict(stats),
         })
+
+    def _append(self, what: str, record: Mapping[str, Any]) -> str | None:
+        try:
+            append_json_line(self.path, record)
+        except OSError as error:
+            return f"The {what} was not saved to {self.path}: {os_error_reason(error)}."
+        return None
 
 
 def read_conversations(paths: Iterable[Path]) -> list[Conversation]:

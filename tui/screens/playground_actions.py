@@ -181,8 +181,10 @@ class PlaygroundActions(App[None]):
             request = state.request(prompt)
             stream = client.stream(request)
             self._last_exchange = (prompt, None, stream.request)
-            await asyncio.to_thread(journal.request, state.conversation_id, state.mode, state.model or "",
-                                    self._api_root(), stream.request.json_body(), prompt, state.system)
+            unsaved = await asyncio.to_thread(journal.request, state.conversation_id, state.mode, state.model or "",
+                                              self._api_root(), stream.request.json_body(), prompt, state.system)
+            if unsaved is not None:
+                self.notify(unsaved, title="Chat journal", severity="error", timeout=10)
             drawn_at = 0.0
             cancelled = False
             try:
@@ -214,8 +216,10 @@ class PlaygroundActions(App[None]):
             self._last_exchange = (prompt, reply, self._last_exchange[2])
         if reply.ok and not reply.partial:
             state.remember(prompt, reply.text)
-        journal.reply(state.conversation_id, reply.text, reply.reasoning, reply.finish_reason, reply.error,
-                      reply.partial, reply.timings.to_json())
+        unsaved = journal.reply(state.conversation_id, reply.text, reply.reasoning, reply.finish_reason, reply.error,
+                                reply.partial, reply.timings.to_json())
+        if unsaved is not None:
+            self.notify(unsaved, title="Chat journal", severity="error", timeout=10)
         self._show_playground_settings()
 
     # ---- dialogs -----------------------------------------------------------------------------

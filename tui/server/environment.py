@@ -73,9 +73,10 @@ async def resolve_environment(
     `timeout` bounds all the sourcing together (a hung file must not hold the
     launch for 20 s per file). File paths may use `~` and `${VAR}`, expanded
     against the environment so far, as a shell would when it reaches that line.
-    `overrides` are the profile's variables, raw or already expanded: `${VAR}` in
-    them is expanded against the environment so far, so `LD_LIBRARY_PATH =
-    "/opt/x:${LD_LIBRARY_PATH}"` extends what set_env.sh produced.
+    `overrides` are the profile's variables as written (`LaunchPlan.env`): `${VAR}`
+    in them is expanded against the environment after every file was sourced (and
+    the variables before them), so `LD_LIBRARY_PATH = "/opt/x:${LD_LIBRARY_PATH}"`
+    extends what set_env.sh produced. That order is the rule `launch.sh` follows too.
     """
     env = dict(base_env)
     problems: list[str] = []

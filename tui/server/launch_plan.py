@@ -4,12 +4,22 @@ The plan is computed from a profile and a variant without touching anything,
 so the console can show the operator the exact command before it runs, and the
 launcher runs exactly what was shown. The argv is a list (never a shell
 string); the shell form exists only for the operator to copy.
+
+Environment order (the rule the console, `launch.sh` and the README state):
+the inherited environment, then each `[environment] source` file in order, then
+the profile's `[environment.vars]` (a variant's laid over them) expanded against
+the environment those files produced — so `LD_LIBRARY_PATH =
+"/opt/mine:${LD_LIBRARY_PATH}"` extends what CANN's set_env.sh set. That is why
+`LaunchPlan.env` keeps the profile's values as written: they are expanded
+later (`tui.server.environment.resolve_environment`, or the shell running
+`launch.sh`), never against the console's own environment first.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +30,11 @@ from tui.profiles import FlagValue, Profile, expand_value
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """The command, the variables laid over the inherited environment, and files sourced first."""
+    """The command, the variables laid over the inherited environment, and files sourced first.
+
+    `env` holds the profile's values as written (`${VAR}` not yet expanded: they are
+    expanded against the environment after the sourced files, see the module's rule).
+    """
 
     profile_name: str
     variant: str | None
@@ -30,11 +44,26 @@ class LaunchPlan:
     source_files: tuple[str, ...]
 
     def shell_script(self) -> str:
-        """The launch as shell lines an operator can paste into a terminal."""
-        lines = [f"source {shlex.quote(path)}" for path in self.source_files]
-        lines += [f"export {name}={shlex.quote(value)}" for name, value in self.env.items()]
+        """The launch as POSIX sh lines (dash runs them) an operator can paste into a terminal.
+
+        Sourced files first (with `set -a`, as the console sources them), then the
+        profile's variables with their `${VAR}` references left for the shell to
+        expand against what those files set, then the command.
+        """
+        lines: list[str] = []
+        if self.source_files or self.env:
+            lines.append(ORDER_COMMENT)
+        if self.source_files:
+            lines.append("set -a")
+            lines += [f". {_shell_word(path)}" for path in self.source_files]
+            lines.append("set +a")
+        lines += [f"export {name}={_shell_word(value)}" for name, value in self.env.items()]
         lines.append(shell_command(self.argv))
         return "\n".join(lines)
+
+
+ORDER_COMMENT = ("# Order: the sourced files run first; then the profile's variables, "
+                 "expanded against the environment those files set.")
 
 
 def flag_arguments(flags: Mapping[str, FlagValue]) -> list[str]:
@@ -68,9 +97,9 @@ def launch_plan(
 ) -> LaunchPlan:
     """The launch of `profile` under `variant_name` (the profile's default when None).
 
-    `${VAR}` and `~` in the model path and in environment values are expanded
-    against `env` (the environment the server would inherit), so what is shown
-    is what runs.
+    `${VAR}` and `~` in the model path are expanded against `env` (the
+    environment the server would inherit), so what is shown is what runs; the
+    environment values stay as written (the module's order rule).
     """
     base_env = env if env is not None else os.environ
     variant = profile.variant(variant_name if variant_name is not None else profile.default_variant)
@@ -94,7 +123,7 @@ def launch_plan(
         variant=variant.name if variant is not None else None,
         model=model,
         argv=tuple(argv),
-        env={name: expand_value(value, base_env) for name, value in profile.effective_env(variant).items()},
+        env=profile.effective_env(variant),
         source_files=tuple(profile.environment.source),
     )
 
@@ -113,3 +142,30 @@ def shell_command(argv: tuple[str, ...] | list[str]) -> str:
 
 def _scalar(value: Any) -> str:
     return str(value)
+
+
+_SHELL_REF = re.compile(r"\$(?:\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _shell_word(value: str) -> str:
+    """`value` as one shell word whose `$VAR`, `${VAR}`, `${VAR:-default}` and leading `~` the shell expands.
+
+    Everything else is literal: a value without references is single-quoted; one
+    with references is double-quoted with `"`, `\\`, `` ` `` and any other `$` escaped.
+    """
+    if value == "~" or value.startswith("~/"):
+        value = "${HOME}" + value[1:]
+    if not _SHELL_REF.search(value):
+        return shlex.quote(value)
+    parts: list[str] = []
+    at = 0
+    for match in _SHELL_REF.finditer(value):
+        parts.append(_double_quoted(value[at:match.start()]))
+        parts.append(match.group(0))
+        at = match.end()
+    parts.append(_double_quoted(value[at:]))
+    return '"' + "".join(parts) + '"'
+
+
+def _double_quoted(text: str) -> str:
+    return "".join("\\" + char if char in '"\\`$' else char for char in text)

@@ -1,0 +1,55 @@
+"""Issue 14 finding 1 (the secrets half): nothing that looks like a key or token survives `redact`."""
+
+from __future__ import annotations
+
+from tui.failures import ConsoleLog, failure_sentence
+from tui.redact import MASK, is_secret_name, redact, redact_env
+
+ENV = {"HF_TOKEN": "hf_abcdefghijklmnopqrstuvwx", "OPENAI_API_KEY": "sk-1234567890abcdefghij",
+       "DB_PASSWORD": "correct horse battery", "PATH": "/usr/bin:/bin", "PWD": "/home/op/work"}
+
+
+def test_named_secrets_are_masked_and_ordinary_words_are_not() -> None:
+    cases = {
+        "HF_TOKEN=hf_abcdefghijklmnopqrstuvwx next": f"HF_TOKEN={MASK} next",
+        "{'OPENAI_API_KEY': 'sk-1234567890abcdefghij', 'PATH': '/usr/bin:/bin'}":
+            f"{{'OPENAI_API_KEY': '{MASK}', 'PATH': '/usr/bin:/bin'}}",
+        '"api_key": "s3cr3t-value", "max_tokens": 128': f'"api_key": "{MASK}", "max_tokens": 128',
+        "Authorization: Bearer abcdefghijkl": f"Authorization: Bearer {MASK}",
+        "vllm serve m --api-key abc123456 --port 8000": f"vllm serve m --api-key {MASK} --port 8000",
+        "https://op:pw123@mirror/simple": f"https://op:{MASK}@mirror/simple",
+        "max_num_batched_tokens=8192 KEYMAP=us monkey=3": "max_num_batched_tokens=8192 KEYMAP=us monkey=3",
+    }
+    for text, expected in cases.items():
+        assert redact(text, ENV) == expected
+
+
+def test_secret_values_are_masked_wherever_they_appear() -> None:
+    text = "argv ['x', 'correct horse battery'] in /home/op/work with hf_abcdefghijklmnopqrstuvwx"
+    assert redact(text, ENV) == f"argv ['x', '{MASK}'] in /home/op/work with {MASK}"
+
+
+def test_redact_env_masks_values_by_name() -> None:
+    masked = redact_env(ENV)
+    assert masked["HF_TOKEN"] == masked["OPENAI_API_KEY"] == masked["DB_PASSWORD"] == MASK
+    assert masked["PATH"] == ENV["PATH"] and masked["PWD"] == ENV["PWD"]
+    assert not is_secret_name("SSH_AUTH_SOCK") and is_secret_name("AWS_SECRET_ACCESS_KEY")
+
+
+def test_failure_detail_in_the_console_log_is_redacted(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HF_TOKEN", ENV["HF_TOKEN"])
+
+    def leaky(env: dict[str, str]) -> None:
+        raise RuntimeError(f"boom with {env}")
+
+    try:
+        leaky(dict(ENV))
+    except RuntimeError as error:
+        sentence = failure_sentence(error, "The launch")
+        path = ConsoleLog(tmp_path / "fallback").record(tmp_path, sentence, error)
+    assert path == tmp_path / "console.log"
+    text = path.read_text()
+    assert "Traceback" in text and "leaky" in text
+    for secret in ("hf_abcdefghijklmnopqrstuvwx", "sk-1234567890abcdefghij"):
+        assert secret not in text and secret not in sentence
+    assert sentence.startswith("The launch failed: RuntimeError: boom with")
