@@ -28,3 +28,8 @@ def data_home() -> Path:
 def default_runs_dir() -> Path:
     """The root under which each console session gets its run directory."""
     return data_home() / "runs"
+
+
+def cache_home() -> Path:
+    """`$XDG_CACHE_HOME/npu-console` (default `~/.cache/npu-console`): things that can be asked for again."""
+    return _base("XDG_CACHE_HOME", ".cache") / APP_NAME

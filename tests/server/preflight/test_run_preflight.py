@@ -20,7 +20,7 @@ from tui.server.launch_plan import LaunchPlan, launch_plan
 from tui.server.preflight import Check, run_preflight
 from tui.sim.demo import DemoHost, prepare_demo_host
 
-ORDER = ["port", "model", "model_source", "visible_devices", "hbm", "leftovers", "env_names",
+ORDER = ["port", "model", "flags", "max_model_len", "model_source", "visible_devices", "hbm", "leftovers", "env_names",
          "multiproc_method", "npu_smi", "sourced_files"]
 
 

@@ -55,6 +55,13 @@ def visible_variable(runtime: Runtime) -> str:
     return "CUDA_VISIBLE_DEVICES" if runtime == "vllm" else "ASCEND_RT_VISIBLE_DEVICES"
 
 
+def _tools(variable: str) -> tuple[str, str, str]:
+    """The runtime's own words: (tool, the command that lists device ids, the id column's name)."""
+    if variable == "CUDA_VISIBLE_DEVICES":
+        return "nvidia-smi", "`nvidia-smi -L`", "GPU index"
+    return "npu-smi", "`npu-smi info -m`", "Chip Logic ID column"
+
+
 def device_use(
     env: Mapping[str, str], argv: Sequence[str], devices: DeviceSnapshot | None, runtime: Runtime
 ) -> DeviceUse:
@@ -124,7 +131,7 @@ def check_visible_devices(use: DeviceUse) -> Check:
         return warned(VISIBLE_KEY, title,
                       f"{var} is not set, so the server takes logic ids {_ids(use.used or ())} {where}, "
                       "whether or not someone else is using them",
-                      f"Set {var} in [environment.vars] to the logic ids to use (see `npu-smi info -m`).")
+                      f"Set {var} in [environment.vars] to the ids to use (see {_tools(var)[1]}).")
     if use.listed is None:
         return failed(VISIBLE_KEY, title,
                       f"{var}={use.raw!r} is not a comma-separated list of logic ids",
@@ -139,7 +146,7 @@ def check_visible_devices(use: DeviceUse) -> Check:
         absent = [item for item in dict.fromkeys(use.listed) if item not in host]
         if absent:
             problems.append(f"logic id {_ids(absent)} does not exist on this host (it has {_ranges(host)})")
-            fixes.append("Use logic ids from the Chip Logic ID column of `npu-smi info -m`.")
+            fixes.append(f"Use ids from the {_tools(var)[2]} of {_tools(var)[1]}.")
     distinct = len(set(use.listed))
     if distinct < need:
         problems.append(f"{var}={use.raw} gives {distinct} chip(s) but the server needs {need} "
@@ -152,7 +159,7 @@ def check_visible_devices(use: DeviceUse) -> Check:
         return warned(VISIBLE_KEY, title,
                       f"{var}={use.raw}: {used}, but whether these chips exist could not be checked "
                       "(no device reading)",
-                      "Make npu-smi work here (see the npu-smi check) so the list can be checked against the host.")
+                      f"Make {_tools(var)[0]} work here so the list can be checked against the host.")
     extra = f" (the first {need} of {distinct} listed)" if distinct > need else ""
     return passed(VISIBLE_KEY, title, f"{var}={use.raw}: {used}{extra}")
 
@@ -163,7 +170,7 @@ def check_hbm(use: DeviceUse, devices: DeviceSnapshot | None, argv: Sequence[str
     vLLM refuses to start when a chip's free memory at start-up is below that share
     of its total, after the model has loaded, which is minutes too late to learn it.
     """
-    title = "Free HBM"
+    title = "Free HBM" if _tools(use.variable)[0] == "npu-smi" else "Free GPU memory"
     util = gpu_memory_utilization(argv)
     if use.used is None:
         return warned(HBM_KEY, title, f"not checked: {use.variable} could not be read",
@@ -171,8 +178,8 @@ def check_hbm(use: DeviceUse, devices: DeviceSnapshot | None, argv: Sequence[str
     if devices is None or not devices.ok or not devices.chips:
         why = devices.error if devices is not None and devices.error else "no device reading"
         return warned(HBM_KEY, title, f"not checked: {why}",
-                      "Make npu-smi work here (see the npu-smi check), or check free HBM by hand with "
-                      "`npu-smi info` before the launch.")
+                      f"Make {_tools(use.variable)[0]} work here, or check free memory by hand with "
+                      f"`{_tools(use.variable)[0]}` before the launch.")
     short: list[str] = []
     fine: list[str] = []
     unknown: list[str] = []
@@ -203,7 +210,7 @@ def check_hbm(use: DeviceUse, devices: DeviceSnapshot | None, argv: Sequence[str
         return failed(HBM_KEY, title, "; ".join(short), fix)
     if unknown:
         return warned(HBM_KEY, title, f"the device tool gave no memory figures for {', '.join(unknown)}",
-                      "Check free HBM by hand with `npu-smi info` before the launch.")
+                      f"Check free memory by hand with `{_tools(use.variable)[0]}` before the launch.")
     if not fine:
         return warned(HBM_KEY, title, "not checked: none of the chips to use is in the device reading",
                       f"Fix {use.variable} first (see its check).")
@@ -227,7 +234,7 @@ def check_leftovers(use: DeviceUse, devices: DeviceSnapshot | None, holders: Seq
     detail = "; ".join(f"{_describe(holder, devices)}: {holder.leftover}" for holder in leftovers)
     pids = tuple(sorted({holder.kill_pid for holder in leftovers if holder.kill_pid is not None}))
     unreachable = [holder.device.pid for holder in leftovers if holder.kill_pid is None]
-    fix = "Stop them and wait until npu-smi shows the memory released, then launch."
+    fix = f"Stop them and wait until {_tools(use.variable)[0]} shows the memory released, then launch."
     if unreachable:
         fix += (f" pid {_ids(unreachable)} is not visible from here (another container or namespace): "
                 "stop it where it runs, or restart that container.")

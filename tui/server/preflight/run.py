@@ -11,6 +11,7 @@ from tui.profiles import Profile
 from tui.server.environment import ResolvedEnv
 from tui.server.launch_plan import LaunchPlan
 from tui.server.preflight.check import Check
+from tui.server.preflight.cpu import check_cpu_engine
 from tui.server.preflight.devices import check_hbm, check_leftovers, check_visible_devices, device_use
 from tui.server.preflight.env_checks import (
     check_env_names,
@@ -18,6 +19,7 @@ from tui.server.preflight.env_checks import (
     check_npu_smi,
     check_sourced_files,
 )
+from tui.server.preflight.flags import check_flags, check_max_model_len
 from tui.server.preflight.model import check_model, check_model_source
 from tui.server.preflight.port import check_port, listen_address
 
@@ -40,22 +42,32 @@ async def run_preflight(
     The port and model checks touch sockets and files and run in threads; the
     others only read the values given. The order is fixed: port, model files,
     model hub, visible devices, free HBM, leftovers, variable names, worker start
-    method, npu-smi, sourced files.
+    method, npu-smi, sourced files. The engine's flags and the context length come
+    right after the model files (the flag list is asked of the serving interpreter
+    once, then cached). The CPU build has no chips: its own variables are checked
+    instead of visible devices, HBM and leftovers.
     """
     values = env.env if isinstance(env, ResolvedEnv) else dict(env)
     host, port = listen_address(plan.argv, profile)
-    port_check, model_check = await asyncio.gather(
+    port_check, model_check, flags_check, context_check = await asyncio.gather(
         asyncio.to_thread(check_port, host, port),
         asyncio.to_thread(check_model, profile, values, plan.argv),
+        asyncio.to_thread(check_flags, profile, values, plan.argv),
+        asyncio.to_thread(check_max_model_len, profile, values, plan.argv),
     )
-    use = device_use(values, plan.argv, devices, profile.runtime)
+    if profile.runtime == "vllm-cpu":
+        device_checks = [check_cpu_engine(values)]
+    else:
+        use = device_use(values, plan.argv, devices, profile.runtime)
+        device_checks = [check_visible_devices(use), check_hbm(use, devices, plan.argv),
+                         check_leftovers(use, devices, holders)]
     return [
         port_check,
         model_check,
+        flags_check,
+        context_check,
         check_model_source(profile, plan.env, values),
-        check_visible_devices(use),
-        check_hbm(use, devices, plan.argv),
-        check_leftovers(use, devices, holders),
+        *device_checks,
         check_env_names(plan.env),
         check_multiproc_method(profile.runtime, values),
         check_npu_smi(profile.runtime, npu_smi_found, devices),
