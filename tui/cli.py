@@ -98,8 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in SUBCOMMANDS:
-        status: int = _command_module(args.command).run(args)
-        return status
+        from tui.cli_guard import run_guarded
+
+        module = _command_module(args.command)
+        return run_guarded(f"npu-console {args.command}", lambda: int(module.run(args)))
     return run_console(args)
 
 

@@ -48,7 +48,7 @@ def test_failure_detail_in_the_console_log_is_redacted(tmp_path, monkeypatch) ->
         sentence = failure_sentence(error, "The launch")
         path = ConsoleLog(tmp_path / "fallback").record(tmp_path, sentence, error)
     assert path == tmp_path / "console.log"
-    text = path.read_text()
+    text = (tmp_path / "console.log").read_text()
     assert "Traceback" in text and "leaky" in text
     for secret in ("hf_abcdefghijklmnopqrstuvwx", "sk-1234567890abcdefghij"):
         assert secret not in text and secret not in sentence

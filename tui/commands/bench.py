@@ -5,7 +5,8 @@ console runs it, with its events, stderr, `requests.jsonl` and result kept in a 
 Progress goes to stderr as one updating line; the summary (vLLM's "Serving Benchmark Result"
 layout) or, with `--json`, the result object goes to stdout. `compare` reads two saved results
 in-process and prints the deltas. Exit status: 0 completed (even with some failed requests),
-1 no request succeeded or the server is unreachable, 2 bad usage or an unreadable file.
+1 no request succeeded or the server is unreachable, 2 bad usage, an unreadable file or a runs
+folder that cannot be written; Ctrl-C 130, SIGTERM 143, SIGHUP 129 (the stage is stopped first).
 """
 
 from __future__ import annotations
@@ -68,9 +69,24 @@ def _progress(event: Progress) -> str:
     return f"{event.message[:50]}{figures:<40}"
 
 
+def signal_name(signum: int | None) -> str:
+    import signal
+
+    return signal.Signals(signum).name if signum else "Ctrl-C"
+
+
+def _say(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:  # a hang-up took the terminal: nobody is left to read it
+        pass
+
+
 def _run_stage(args: argparse.Namespace) -> int:
+    from tui.cli_guard import interrupt_signals
     from tui.clock import SystemClock
     from tui.commands.stage_cli import StageEcho, exit_status, run_stage
+    from tui.failures import os_error_reason
     from tui.runs import create_run_dir
     from tui.stages.bench.options import to_stage_argv
     from tui.stages.bench.report import format_summary
@@ -78,13 +94,20 @@ def _run_stage(args: argparse.Namespace) -> int:
 
     mode = args.bench_mode
     echo = StageEcho(f"npu-console bench {mode}", _progress)
-    run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), "cli", SystemClock(),
-                             {"command": f"bench {mode}"})
+    runs_root = (args.runs_dir or default_runs_dir()).expanduser()
     try:
-        outcome = run_stage("bench", to_stage_argv(args, mode), run_dir=run_dir, python=args.python, echo=echo)
-    except KeyboardInterrupt:
-        print(f"\n{echo.prog}: interrupted; the requests sent so far are in {run_dir}.", file=sys.stderr)
-        return 1
+        run_dir = create_run_dir(runs_root, "cli", SystemClock(), {"command": f"bench {mode}"})
+    except OSError as error:
+        print(f"{echo.prog}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
+              "give --runs-dir a writable folder.", file=sys.stderr)
+        return 2
+    with interrupt_signals() as signals:  # SIGTERM and SIGHUP stop the stage as Ctrl-C does
+        try:
+            outcome = run_stage("bench", to_stage_argv(args, mode), run_dir=run_dir, python=args.python, echo=echo)
+        except KeyboardInterrupt:
+            _say(f"\n{echo.prog}: interrupted ({signal_name(signals.received)}); the stage was stopped and the "
+                 f"requests sent so far are in {run_dir}.")
+            return signals.exit_status
     if outcome.result is not None:
         if args.json:
             print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))

@@ -8,15 +8,17 @@ error with what to try, and the root cause.
 
 Exit status (CONTRACTS.md): 0 when the file was read, whatever the log says
 (a failed start is a finding, not a failure of this command); 2 when there is
-no file to read, with one sentence on stderr. The reader is imported inside
-`run`, so `--help` stays cheap.
+no file to read, it is not a regular file (a device, a FIFO), or it holds no
+line of a vLLM server log, with one sentence on stderr. The file is streamed
+in bounded memory: a line longer than 64 Ki characters is cut (and counted).
+The reader is imported inside `run`, so `--help` stays cheap.
 """
 
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -26,7 +28,14 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-_READ_CHUNK = 1 << 20
+MAX_LINE_NOTE = "64 Ki characters"  # tui.bounded_input.MAX_LINE, said in words
+
+VLLM_LINE = re.compile(
+    r"(?m)(?:^|[\s)\]|>])(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+\d\d-\d\d\s+\d\d:\d\d:\d\d(?:\.\d+)?\s"
+    r"|\((?:APIServer|EngineCore[\w-]*|VllmWorker[\w-]*|Worker[\w-]*|RayWorkerWrapper|ApiServer_\d+)\s+pid=\d+\)"
+    r"|^\[rank\d+\]:|^Traceback \(most recent call last\):|File \"[^\"]*vllm[\w-]*/[^\"]*\.py\", line \d+"
+)
+"""A line only a vLLM server log has: its logger's `LEVEL MM-DD HH:MM:SS`, a process prefix, a traceback."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,29 +64,34 @@ def run(args: argparse.Namespace) -> int:
         print("npu-console log: choose an action, e.g. `npu-console log facts FILE`.", file=sys.stderr)
         return EXIT_BAD_INPUT
     path = str(args.file)
+    from tui.bounded_input import BoundedLines, InputError, open_regular
     from tui.server.logfacts import LogFacts
 
     reader = LogFacts(collect_events=False)
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    looks_like_vllm = False
     try:
-        with open(path, "rb") as handle:
-            while True:
-                block = handle.read(_READ_CHUNK)
-                reader.feed(decoder.decode(block, final=not block))
-                if not block:
-                    break
-    except IsADirectoryError:
-        return _unreadable(f"{path} is a directory; give the log file itself")
-    except FileNotFoundError:
-        return _unreadable(f"{path} does not exist; check the path")
+        with open_regular(path) as handle:
+            lines = BoundedLines(handle)
+            for block in lines:
+                if not looks_like_vllm:
+                    looks_like_vllm = VLLM_LINE.search(block) is not None
+                reader.feed(block)
+    except InputError as error:
+        return _unreadable(str(error))
     except OSError as error:
         return _unreadable(f"cannot read {path}: {error.strerror or error}; check the path and its permissions")
+    if not looks_like_vllm:
+        return _unreadable(f"{path} does not look like a vLLM server log (no line of vLLM's logger, process "
+                           "prefix or traceback); give the log the server wrote")
     reader.close()
     facts = reader.facts()
     if getattr(args, "json", False):
         print(json.dumps(facts, indent=2, ensure_ascii=False))
     else:
         print_summary(path, facts, reader.phases(), reader.lines, sys.stdout)
+    if lines.cut_lines:
+        print(f"npu-console log facts: note: {lines.cut_lines} line(s) longer than {MAX_LINE_NOTE} were cut "
+              "to that length.", file=sys.stderr)
     return EXIT_OK
 
 

@@ -5,7 +5,8 @@ check what the console will show (or attach `--json` to a bug report) without
 opening the TUI, and so a saved `npu-smi info` paste can be read anywhere.
 Exit status (CONTRACTS.md): 0 a snapshot without error, 1 the tool ran (or the
 saved output shows it ran) and reported an error, 2 bad usage, an unreadable
-file or no tool; every non-zero exit says why on stderr in one sentence.
+file (a device or FIFO, more than 16 MiB, or nothing of npu-smi's in it) or no
+tool; every non-zero exit says why on stderr in one sentence.
 The device modules are imported inside `run`, so `--help` stays cheap.
 """
 
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_TOOL_ERROR = 1
 EXIT_BAD_INPUT = 2
 DEFAULT_TIMEOUT_S = 10.0
+MAX_SAVED_BYTES = 16 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,17 +89,36 @@ def _usage(sentence: str) -> int:
 
 
 def _read_file(path: str) -> DeviceSnapshot | str:
-    """The snapshot of a saved output, or the sentence saying why the file could not be read."""
+    """The snapshot of a saved output, or the sentence saying why the file could not be read.
+
+    Only a regular file is read (a device or a FIFO is refused), line by line with
+    each line cut at 64 Ki characters, and at most `MAX_SAVED_BYTES`: no npu-smi
+    output comes near that, so a bigger file is refused rather than held in memory.
+    """
+    from tui.bounded_input import BoundedLines, InputError, open_regular
     from tui.devices.backends import parse_saved_output
 
+    blocks: list[str] = []
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
+        with open_regular(path) as handle:
+            lines = BoundedLines(handle)
+            for block in lines:
+                blocks.append(block)
+                if lines.bytes_read > MAX_SAVED_BYTES:
+                    return (f"{path} is larger than {MAX_SAVED_BYTES >> 20} MiB, far more than any npu-smi output; "
+                            "give the saved output of `npu-smi info` (or `npu-smi info -m`).")
+    except InputError as error:
+        return f"{error}."
     except OSError as error:
         return f"cannot read {path}: {error.strerror or error}; check the path and its permissions."
+    text = "".join(blocks)
     if not text.strip():
         return f"{path} is empty; save the output of `npu-smi info` (or nvidia-smi) into it and try again."
-    return parse_saved_output(text)
+    snapshot = parse_saved_output(text)
+    if not (snapshot.chips or snapshot.mapping or snapshot.processes or snapshot.error is not None):
+        return (f"{path} does not look like npu-smi output (no chip table, no `npu-smi info -m` mapping, "
+                "no error line); give the saved output of `npu-smi info` (or nvidia-smi's CSV).")
+    return snapshot
 
 
 def _take_snapshot(kind: str, timeout: float) -> DeviceSnapshot | str:

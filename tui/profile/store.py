@@ -40,10 +40,43 @@ def loads_profile(text: str, path: str | os.PathLike[str] | None = None) -> Prof
     """Parse and validate profile text; `path` is used in messages and as the default name."""
     where = Path(path) if path is not None else None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise _syntax_error(exc, text, where) from None
-    return build_profile(data, Source(text, where))
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise _syntax_error(exc, text, where) from None
+        _refuse_nul(data, text, where)
+        return build_profile(data, Source(text, where))
+    except RecursionError:
+        raise ProfileError("invalid TOML: arrays or tables are nested too deeply to read (a profile needs a few "
+                           "levels at most)", path=where) from None
+
+
+def _refuse_nul(data: dict[str, Any], text: str, where: Path | None) -> None:
+    """A NUL character (`\\u0000`) in a key or string: no argv, environment or path can carry one.
+
+    Walked with a stack, not recursion, so a deeply nested value cannot overflow here.
+    """
+    stack: list[tuple[tuple[str, ...], object]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        items: list[tuple[tuple[str, ...], object]] = []
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if "\0" in key:
+                    _nul_error((*path, key), text, where)
+                items.append(((*path, key), item))
+        elif isinstance(value, list):
+            items = [((*path, str(index)), item) for index, item in enumerate(value)]
+        elif isinstance(value, str) and "\0" in value:
+            _nul_error(path, text, where)
+        stack.extend(items)
+
+
+def _nul_error(path: tuple[str, ...], text: str, where: Path | None) -> None:
+    keys = tuple(part for part in path if not part.isdigit())
+    dotted = ".".join(part.replace("\0", "\\u0000") for part in path)
+    raise ProfileError("contains a NUL character (\\u0000); no command line, environment variable or path can "
+                       "carry one, so remove it", path=where, line=KeyLocator(text).line_of(keys), key=dotted)
 
 
 def load_profile(path: str | os.PathLike[str]) -> Profile:
