@@ -57,6 +57,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "precision": ("CPU float32 reference vs device bf16: logits, top-k and layers, PASS or FAIL",
                   "Run the same weights on the CPU in float32 and on the device in bf16 (or ask a server's "
                   "logprobs) and compare every prompt position and layer."),
+    "accuracy": ("GSM8K accuracy of a server: few-shot chain of thought, graded as AISBench, lm-eval or boxed",
+                 "Ask an OpenAI-compatible server the first N GSM8K test problems (4-shot chain of thought, chat "
+                 "or completion) and grade the replies; `accuracy compare A B` lists the problems that flipped."),
 }
 """Each subcommand's help line and description; its module is `tui.commands.<name>`."""
 

@@ -46,6 +46,8 @@ CONSOLE_COMMANDS: tuple[ConsoleCommand, ...] = (
     ConsoleCommand("Run precision check", "P", "run_precision",
                    "CPU float32 against the device (or the server's logprobs): per prompt, position and layer",
                    "Precision"),
+    ConsoleCommand("Run accuracy", "g", "run_accuracy",
+                   "GSM8K against the server with the profile's [stages.accuracy]: graded replies, running accuracy"),
     ConsoleCommand("Run download", "D", "run_download",
                    "Fetch the profile's ModelScope model into its cache, with progress"),
     ConsoleCommand("Cancel stage", "x", "cancel_stage", "Stop the running stage's whole process group"),

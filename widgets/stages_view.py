@@ -20,7 +20,7 @@ from widgets.area import AreaView
 from widgets.bench_view import bench_live, bench_result, comparison_table, is_bench_result, is_comparison
 from widgets.precision_view import is_precision_result, precision_result
 
-STAGE_KEYS_HINT = "d dequant · b benchmark · P precision · x cancel · w past runs"
+STAGE_KEYS_HINT = "d dequant · b benchmark · P precision · g accuracy · x cancel · w past runs"
 
 
 def stages_table(profile: Profile) -> Table:
@@ -59,6 +59,9 @@ def stages_table(profile: Profile) -> Table:
         f"cpu fp32 vs {precision.device} {precision.dtype} · {len(precision.prompts)} prompts · "
         + ", ".join(gates),
     )
+    accuracy = stages.accuracy
+    table.add_row("Accuracy", f"{accuracy.dataset} first {accuracy.limit} · {accuracy.shots}-shot {accuracy.mode} · "
+                              f"grader {accuracy.grader} · {accuracy.max_tokens} tokens")
     evidence = stages.evidence
     if evidence.prompts:
         table.add_row("Evidence", f"{len(evidence.prompts)} {evidence.mode} prompts")

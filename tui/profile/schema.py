@@ -41,6 +41,7 @@ from tui.profile.kinds import (
 from tui.profile.model import (
     MODEL_SOURCES,
     RUNTIMES,
+    AccuracySettings,
     BenchSettings,
     ConcurrencyBench,
     DequantSettings,
@@ -324,6 +325,21 @@ EVIDENCE = TableSpec(
     EvidenceSettings, (Field("mode", TEXT_MODE), Field("prompts", STRINGS), Field("max_tokens", COUNT))
 )
 
+ACCURACY = TableSpec(
+    AccuracySettings,
+    (
+        Field("dataset", Str(choices=("gsm8k",))),
+        Field("limit", COUNT),
+        Field("shots", Int(0, 16)),
+        Field("grader", Str(choices=("aisbench", "lm-eval", "boxed"))),
+        Field("mode", TEXT_MODE),
+        Field("max_tokens", COUNT),
+        Field("temperature", Float(0, 2)),
+        Field("top_p", Float(0, 1, lo_open=True)),
+        Field("concurrency", COUNT),
+    ),
+)
+
 STAGES = TableSpec(
     StageSettings,
     (
@@ -332,6 +348,7 @@ STAGES = TableSpec(
         Field("precision", Table(PRECISION)),
         Field("dequant", Table(DEQUANT)),
         Field("evidence", Table(EVIDENCE)),
+        Field("accuracy", Table(ACCURACY)),
     ),
 )
 
@@ -373,6 +390,7 @@ PROFILE = TableSpec(
         "precision": "stages.precision",
         "dequant": "stages.dequant",
         "evidence": "stages.evidence",
+        "accuracy": "stages.accuracy",
     },
 )
 

@@ -9,6 +9,7 @@ reach the view as messages; its files land in the run directory.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import replace
@@ -31,7 +32,7 @@ from tui.session import ConsoleSession
 from tui.stages.events import LogEvent, Progress, StageError, StageEvent
 from tui.stages.launch import stage_python
 from tui.stages.runner import DeviceQueue, ProgressMeter, StageOutcome, StageRun, list_stage_runs
-from tui.stages.stage_args import precision_args
+from tui.stages.stage_args import accuracy_args, precision_args
 from widgets.stages_view import StagesView
 
 TTFT_HISTORY = 120  # progress events come about 4 a second: half a minute of trend
@@ -153,6 +154,23 @@ class StageActions(App[None]):
         where = "the server's logprobs" if url else f"{settings.device} {settings.dtype}"
         self._run_stage("precision", args, f"Precision: CPU float32 vs {where}")
 
+    def action_run_accuracy(self) -> None:
+        """GSM8K against the ready server with the profile's `[stages.accuracy]` settings (the console's Python)."""
+        profile = self.session.profile
+        if profile is None:
+            self.notify("Pick a profile first (p).", severity="warning")
+            return
+        status = self.server.status
+        if status.state not in ("ready", "attached") or not status.url:
+            self.notify("No server is ready: launch one (l) or attach to one (a) first.", severity="warning")
+            return
+        settings = profile.stages.accuracy
+        args = accuracy_args(settings, status.url, model=profile.server.served_model_name,
+                             api_key_env=profile.server.api_key_env)
+        self.main.show_area("stages")
+        self._run_stage("accuracy", args, f"Accuracy: GSM8K, first {settings.limit}, {settings.shots}-shot "
+                                          f"{settings.mode}, grader {settings.grader}", python=sys.executable)
+
     async def action_quit(self) -> None:
         """A running stage is stopped (its whole process group) before the console goes: nothing outlives us."""
         if self._stage is not None:
@@ -226,6 +244,9 @@ class StageActions(App[None]):
                     line.append(f" · {reading.rate:.1f} {event.unit}/s")
                 if reading.eta_s is not None:
                     line.append(f" · ETA {reading.eta_s:.0f} s")
+                accuracy = event.extra.get("accuracy")
+                if isinstance(accuracy, (int, float)):
+                    line.append(f" · accuracy {accuracy:.2f} %", style="bold")
             self.post_message(StageEventArrived(name, event, line, tuple(ttft_history)))
 
         def on_stderr(text: str) -> None:

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from tui.profile.model import BenchSettings, PrecisionSettings
+from tui.profile.model import AccuracySettings, BenchSettings, PrecisionSettings
 
 BenchMode = Literal["latency", "concurrency", "serve"]
 BENCH_MODES: tuple[BenchMode, ...] = ("latency", "concurrency", "serve")
@@ -107,3 +107,25 @@ def precision_args(
         args += ["--json", str(json_file)]
     return args
 
+
+def accuracy_args(settings: AccuracySettings, url: str, *, model: str | None = None,
+                  api_key_env: str | None = None) -> list[str]:
+    """The accuracy stage's arguments from the profile's `[stages.accuracy]`, against the server at `url`."""
+    args: list[str] = ["--url", url]
+    if model:
+        args += ["--model", model]
+    if api_key_env:
+        args += ["--api-key-env", api_key_env]
+    args += [
+        "--dataset", settings.dataset,
+        "--limit", str(settings.limit),
+        "--shots", str(settings.shots),
+        "--grader", settings.grader,
+        f"--{settings.mode}",
+        "--max-tokens", str(settings.max_tokens),
+        "--temperature", f"{settings.temperature:g}",
+        "--concurrency", str(settings.concurrency),
+    ]
+    if settings.top_p is not None:
+        args += ["--top-p", f"{settings.top_p:g}"]
+    return args
