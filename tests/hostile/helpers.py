@@ -61,13 +61,13 @@ class CliRun:
 
 
 def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 120.0,
-            stdin: int | None = subprocess.DEVNULL, cwd: Path | None = None) -> CliRun:
+            stdin: int | None = subprocess.DEVNULL, cwd: Path | None = None, stdout: int | None = None) -> CliRun:
     """`python -m tui ARGS` in a child; its exit status, output and peak RSS (from `wait4` on that child)."""
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = str(REPO)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=stdin, stdout=out, stderr=err,
-                                   env=child_env, cwd=cwd)
+        process = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=stdin,
+                                   stdout=out if stdout is None else stdout, stderr=err, env=child_env, cwd=cwd)
         status, usage = wait_child(process, timeout)
         out.seek(0)
         err.seek(0)

@@ -1,0 +1,136 @@
+"""Issue 14 findings 2 (bench) and 7: every CLI error path is one sentence with the contract's status,
+and a signal to `bench` stops its stage before it exits 128+signal."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.hostile.helpers import REPO, fill, one_sentence, run_cli, tmpfs, wait_child
+from tests.sim.harness import SimServer, wait_for
+from tui.sim.demo import DEFAULT_MODEL, DemoHost, prepare_demo_host
+
+PROFILE = """name = "t"
+[model]
+id = "m"
+source = "local"
+path = "/models/m"
+[server]
+command = ["vllm", "serve"]
+[environment.vars]
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoHost:
+    return prepare_demo_host(tmp_path_factory.mktemp("hostile-sim"))
+
+
+@pytest.fixture(scope="module")
+def slow_url(demo: DemoHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A simulated vLLM that streams one token every 200 ms: a benchmark against it runs for minutes."""
+    server = SimServer(demo, tmp_path_factory.mktemp("slow") / "server.log").start(
+        DEFAULT_MODEL, env={"NPU_CONSOLE_SIM_TPOT_MS": "200", "NPU_CONSOLE_SIM_TTFT_MS": "0"}).wait_ready()
+    yield server.url
+    server.kill()
+
+
+def _bench_args(url: str, runs_dir: Path) -> list[str]:
+    return ["bench", "latency", "--url", url, "--runs", "50", "--max-tokens", "400", "--runs-dir", str(runs_dir)]
+
+
+def test_bench_into_a_read_only_runs_folder_is_one_sentence(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", read_only=True) as runs:
+        run = run_cli(_bench_args("http://127.0.0.1:9", runs))
+    assert run.returncode == 2
+    sentence = one_sentence(run.stderr)
+    assert "cannot create a run folder under" in sentence and "read-only" in sentence
+
+
+def test_bench_into_a_full_runs_folder_is_one_sentence(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "full", size="64k") as runs:
+        fill(runs)
+        run = run_cli(_bench_args("http://127.0.0.1:9", runs))
+    assert run.returncode == 2
+    assert "the disk is full" in one_sentence(run.stderr)
+
+
+@pytest.mark.parametrize("command", [["profiles", "validate"], ["serve", "--profile"]])
+def test_a_nul_in_a_profile_value_is_caught_by_validate_and_serve(command: list[str], tmp_path: Path) -> None:
+    profile = tmp_path / "nul.toml"
+    profile.write_text(PROFILE + 'X = "a\\u0000b"\n')
+    run = run_cli([*command, str(profile)])
+    assert run.returncode == 2
+    sentence = one_sentence(run.stderr)
+    assert "nul.toml:9: environment.vars.X: contains a NUL character" in sentence
+
+
+@pytest.mark.parametrize("command", [["profiles", "validate"], ["serve", "--profile"], ["profiles", "show"]])
+def test_a_5000_deep_toml_array_is_a_sentence(command: list[str], tmp_path: Path) -> None:
+    profile = tmp_path / "deep.toml"
+    profile.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    run = run_cli([*command, str(profile)])
+    assert run.returncode == 2
+    assert "nested too deeply" in one_sentence(run.stderr)
+
+
+def test_smi_json_into_a_closed_pipe_ends_quietly() -> None:
+    fixture = Path("/work/shared/fixtures/npu-smi/001_910B3_8npu_24.1.rc1.b030.txt")
+    if not fixture.exists():
+        fixture = next((REPO / "tests/fixtures/npu-smi").glob("910B3_8npu_*.txt"))
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails with EPIPE
+    try:
+        run = run_cli(["smi", "--file", str(fixture), "--json"], stdin=subprocess.DEVNULL, stdout=write)
+    finally:
+        os.close(write)
+    assert run.returncode == 141
+    assert run.stderr == ""
+
+
+def _stage_of(bench: subprocess.Popen[bytes]) -> psutil.Process:
+    def find() -> psutil.Process | None:
+        try:
+            children = psutil.Process(bench.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return None
+        return next((child for child in children if "tui.stages.bench" in " ".join(child.cmdline())), None)
+
+    found: psutil.Process = wait_for(find, 60.0, what="the bench stage process")
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_bench_stops_its_stage_and_exits_128_plus_the_signal(
+    signum: int, slow_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    bench = subprocess.Popen([sys.executable, "-m", "tui", *_bench_args(slow_url, tmp_path / "runs")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        stage = _stage_of(bench)
+        wait_for(lambda: list((tmp_path / "runs").rglob("requests.jsonl")) or stage.cpu_times().user > 0.2,
+                 60.0, what="the stage at work")
+        sent = time.monotonic()
+        bench.send_signal(signum)
+        status, _ = wait_child(bench, 60.0)
+        stopped_s = time.monotonic() - sent
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    print(f"bench stopped {signal.Signals(signum).name} in {stopped_s:.2f} s")
+    assert status == 128 + signum
+    assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
+    assert bench.stderr is not None
+    err = bench.stderr.read().decode()
+    assert "Traceback" not in err
+    assert "the stage was stopped" in err
