@@ -37,6 +37,8 @@ examples:
   npu-console bench serve --url http://127.0.0.1:8000 --num-prompts 32 --request-rate 4 --result-json graph.json
   npu-console bench compare eager.json graph.json   two saved benchmark results side by side, deltas in %
   npu-console precision --model /models/qwen --device npu --json precision.json   CPU fp32 vs NPU bf16 logits
+  npu-console evidence --url http://127.0.0.1:8000 --profile demo   prompts at temperature 0 twice, curl exchanges
+  npu-console report runs/demo/20250101-120000 --lang en            the verification report from a run folder
 """
 
 
@@ -54,6 +56,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
               "Benchmark an OpenAI-compatible server: latency, concurrency, or vLLM's serving benchmark."),
     "ask": ("send one prompt to an OpenAI-compatible server and stream the reply",
             "Send one prompt (chat or completion) and print the reply as it streams."),
+    "evidence": ("inference evidence for the report: fixed prompts at temperature 0 twice, API exchanges as curl",
+                 "Send the profile's evidence prompts twice at temperature 0 (determinism), record /v1/models, "
+                 "/version, a chat and a completion as curl with the answers, and the serving environment."),
+    "report": ("the verification report (Markdown and JSON, Chinese or English) from run folders",
+               "Write the verification report's eight sections from the evidence in run folders."),
     "precision": ("CPU float32 reference vs device bf16: logits, top-k and layers, PASS or FAIL",
                   "Run the same weights on the CPU in float32 and on the device in bf16 (or ask a server's "
                   "logprobs) and compare every prompt position and layer."),
