@@ -31,16 +31,21 @@ class KeyBar(Static):
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, follow_bindings: bool = True, palette: bool = True) -> None:
+        """`follow_bindings=False`: draw only what `show` is given (a dialog names its own keys)."""
         super().__init__(id=id)
         self._shown: tuple[tuple[str, str, str], ...] | None = None
+        self._follow = follow_bindings
+        self._palette = palette
 
     def on_mount(self) -> None:
-        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self._bindings_changed(self.screen)
+        if self._follow:
+            self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+            self._bindings_changed(self.screen)
 
     def on_unmount(self) -> None:
-        self.screen.bindings_updated_signal.unsubscribe(self)
+        if self._follow:
+            self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen[object]) -> None:
         hints: list[tuple[str, str, str]] = []
@@ -71,7 +76,7 @@ class KeyBar(Static):
         """
         width = self.size.width or 10_000
         palette = Text()
-        if self.app.ENABLE_COMMAND_PALETTE:
+        if self._palette and self.app.ENABLE_COMMAND_PALETTE:
             palette.append("  ")
             palette.append(" ^p ", style=KEY_STYLE)
             palette.append("palette")

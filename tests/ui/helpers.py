@@ -67,3 +67,12 @@ def capture_notes(app: NpuConsoleApp) -> list[str]:
 
     app.notify = notify  # type: ignore[method-assign]
     return notes
+
+
+async def confirm(pilot: Pilot[None], screen_type: type[Any] | None = None) -> None:
+    """Answer yes to the confirmation that is open (or opens): the focus starts on Cancel, so Tab, then Enter."""
+    from tui.screens.confirm import ConfirmScreen
+
+    wanted = screen_type or ConfirmScreen
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, wanted), what="the confirmation")
+    await pilot.press("tab", "enter")

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.ui.helpers import capture_notes, wait_until
+from tests.ui.helpers import capture_notes, confirm, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.devices.host import HostSampler
 from tui.profiles import load_profile, shipped_profiles_dir
@@ -79,7 +79,11 @@ async def test_leftover_holder_is_stopped_and_the_memory_comes_back(
         processes.focus()
         await pilot.press("k")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        await pilot.press("y")
+        await pilot.press("y", "e", "s", "enter")  # typing cannot confirm: the focus is on Cancel
+        await pilot.pause(0.3)
+        assert leftover.poll() is None
+        await pilot.press("k")
+        await confirm(pilot)
         await wait_until(pilot, lambda: any("came back" in note for note in notes), timeout=20,
                          what="the memory report")
         report = next(note for note in notes if "came back" in note)

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tests.stages.test_dequant import make_tensors, write_checkpoint  # noqa: E402
-from tests.ui.helpers import FixedHost, capture_notes, wait_until  # noqa: E402
+from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until  # noqa: E402
 from tui.app import NpuConsoleApp, make_app  # noqa: E402
 from tui.profiles import DequantSettings, load_profile, save_profile, shipped_profiles_dir  # noqa: E402
 from tui.screens.confirm import ConfirmScreen  # noqa: E402
@@ -40,7 +40,7 @@ async def test_dequant_runs_from_one_key_and_offers_the_bf16_model(tmp_path: Pat
         assert (dst / "config.json").exists() and "quantization_config" not in (dst / "config.json").read_text()
         status = str(app.main.query_one("#stage-status").content)  # type: ignore[attr-defined]
         assert "dequant: succeeded" in status
-        await pilot.press("y")
+        await confirm(pilot)
         await wait_until(pilot, lambda: app.session.profile is not None and app.session.profile.model.path == str(dst),
                          what="the profile pointing at the BF16 output")
         profile = app.session.profile

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label
+
+from tui.screens.dialog import DialogScreen
 
 
 @dataclass(frozen=True)
@@ -22,40 +21,33 @@ class AttachTarget:
     from_start: bool
 
 
-class AttachScreen(ModalScreen[AttachTarget | None]):
+class AttachScreen(DialogScreen[AttachTarget | None]):
     """Two fields and a checkbox; says what is missing instead of closing on bad input."""
 
     DEFAULT_CSS = """
-    AttachScreen { align: center middle; }
-    AttachScreen > Vertical {
-        width: 90%; max-width: 100; height: auto; border: round $accent; background: $surface; padding: 0 1;
-    }
+    AttachScreen > #dialog { max-width: 100; }
     AttachScreen Input { margin-bottom: 1; }
-    AttachScreen #problem { color: $error; height: auto; }
-    AttachScreen Horizontal { height: auto; align-horizontal: right; }
-    AttachScreen Button { margin-left: 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
+    title = "Attach to a running server"
 
     def __init__(self, default_url: str | None) -> None:
         super().__init__()
         self._default_url = default_url or ""
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Attach to a running server"
-            yield Label("Its log file (what `vllm serve … 2>&1 | tee FILE` writes); leave empty for none:")
-            yield Input(placeholder="/path/to/server.log", id="log-path")
-            yield Checkbox("Read the log from its start (otherwise: the last 200 lines, then follow)", id="start")
-            yield Label("Its URL (for /metrics and the playground); leave empty for none:")
-            yield Input(value=self._default_url, placeholder="http://127.0.0.1:8000", id="url")
-            yield Label("", id="problem")
-            with Horizontal():
-                yield Button("Cancel", id="cancel")
-                yield Button("Attach", id="attach", variant="primary")
+    def body(self) -> Iterable[Widget]:
+        yield Label("Its log file (what `vllm serve … 2>&1 | tee FILE` writes); leave empty for none:")
+        yield Input(placeholder="/path/to/server.log", id="log-path")
+        yield Checkbox("Read the log from its start (otherwise: the last 200 lines, then follow)", id="start")
+        yield Label("Its URL (for /metrics and the playground); leave empty for none:")
+        yield Input(value=self._default_url, placeholder="http://127.0.0.1:8000", id="url")
 
-    def on_mount(self) -> None:
-        self.query_one("#log-path", Input).focus()
+    def buttons(self) -> Iterable[Widget]:
+        yield Label("", id="problem")
+        yield Button("Cancel", id="cancel")
+        yield Button("Attach", id="attach", variant="primary")
+
+    def initial_focus(self) -> Widget | None:
+        return self.query_one("#log-path", Input)
 
     def on_input_submitted(self) -> None:
         self._submit()
@@ -81,6 +73,3 @@ class AttachScreen(ModalScreen[AttachTarget | None]):
             problem.update("The URL starts with http:// or https://.")
             return
         self.dismiss(AttachTarget(path, url or None, self.query_one("#start", Checkbox).value))
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)

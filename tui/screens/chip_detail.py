@@ -2,50 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.devices.snapshot import ChipUsage
+from tui.screens.dialog import DialogScreen
 from widgets.chip_usage_view import usage_tables
 
 
-class ChipDetailScreen(ModalScreen[None]):
+class ChipDetailScreen(DialogScreen[None]):
     """Shows the rates; Esc or Enter closes it."""
 
     DEFAULT_CSS = """
-    ChipDetailScreen { align: center middle; }
-    ChipDetailScreen > VerticalScroll {
-        width: 80%; max-width: 80; height: auto; max-height: 90%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    ChipDetailScreen Static { height: auto; }
+    ChipDetailScreen > #dialog { width: 80%; max-width: 80; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("enter", "dismiss", "Close", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "escape", "Close", show=False)]
+    ESCAPE_LABEL = "close"
 
     def __init__(self, npu: int, usages: Sequence[ChipUsage], error: str | None) -> None:
         super().__init__()
         self._npu = npu
         self._usages = usages
         self._error = error
+        self.title = f"NPU {npu} usage (npu-smi info -t usages -i {npu})"
 
-    def compose(self) -> ComposeResult:
-        with VerticalScroll() as box:
-            box.border_title = f"NPU {self._npu} usage (npu-smi info -t usages -i {self._npu})"
-            box.border_subtitle = "Esc closes"
-            if self._error:
-                yield Static(Text(self._error, style="bold red"))
-            else:
-                yield Static(usage_tables(self._usages))
+    def body(self) -> Iterable[Widget]:
+        if self._error:
+            yield Static(Text(self._error, style="bold red"))
+        else:
+            yield Static(usage_tables(self._usages))
 
-    async def action_dismiss(self, result: None = None) -> None:
-        self.dismiss(result)
+    def initial_focus(self) -> Widget | None:
+        return None

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
+
+from tui.screens.dialog import DialogScreen
+from widgets.key_bar import KeyBar
 
 
 @dataclass(frozen=True)
@@ -24,19 +25,14 @@ class Choice:
     problem: str | None = None
 
 
-class ChoiceScreen(ModalScreen[str | None]):
-    """Returns the chosen `Choice.key`, or None on Esc."""
+class ChoiceScreen(DialogScreen[str | None]):
+    """Returns the chosen `Choice.key`, or None on Esc. The list scrolls; the hint stays on top."""
 
     DEFAULT_CSS = """
-    ChoiceScreen { align: center middle; }
-    ChoiceScreen > Vertical {
-        width: 90%; max-width: 110; height: auto; max-height: 80%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    ChoiceScreen Label { margin-bottom: 1; }
-    ChoiceScreen OptionList { height: auto; max-height: 20; border: none; }
+    ChoiceScreen > #dialog { max-width: 110; }
+    ChoiceScreen #hint { dock: top; margin-bottom: 1; }
+    ChoiceScreen OptionList { height: auto; max-height: 100%; border: none; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
 
     def __init__(self, title: str, choices: list[Choice], hint: str = "", current: str | None = None) -> None:
         super().__init__()
@@ -46,18 +42,20 @@ class ChoiceScreen(ModalScreen[str | None]):
         self._current = current
 
     def compose(self) -> ComposeResult:
-        with Vertical() as box:
+        with Vertical(id="dialog") as box:
             box.border_title = self._title
             if self._hint:
-                yield Label(self._hint)
+                yield Label(self._hint, id="hint")
             yield OptionList(*[self._option(choice) for choice in self._choices])
+        yield KeyBar(id="dialog-keys", follow_bindings=False, palette=False)
 
-    def on_mount(self) -> None:
+    def initial_focus(self) -> Widget | None:
         options = self.query_one(OptionList)
         for index, choice in enumerate(self._choices):
             if choice.key == self._current and choice.problem is None:
                 options.highlighted = index
                 break
+        return options
 
     def _option(self, choice: Choice) -> Option:
         text = Text(no_wrap=False)
@@ -71,6 +69,3 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)

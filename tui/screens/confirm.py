@@ -1,54 +1,49 @@
-"""A yes/no question that defaults to no: for anything that kills or deletes."""
+"""A yes/no question that defaults to no: for anything that kills or deletes.
+
+Typing cannot answer it: the focus starts on Cancel, no letter key confirms,
+and the action is taken only by moving to its button (Tab or →) and pressing
+Enter, or by clicking it. An operator who types a sentence into the wrong
+place ("say hi please" reaching `s`) lands on Cancel.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from tui.screens.dialog import DialogScreen
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Returns True only when the operator chooses the action; Esc and Enter on "Cancel" say no."""
+
+class ConfirmScreen(DialogScreen[bool]):
+    """Returns True only when the operator presses the action's button; Esc and "Cancel" say no."""
 
     DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical {
-        width: 80%; max-width: 90; height: auto;
-        border: round $error; background: $surface; padding: 1 2;
-    }
-    ConfirmScreen Horizontal { height: auto; margin-top: 1; align-horizontal: right; }
-    ConfirmScreen Button { margin-left: 2; }
+    ConfirmScreen > #dialog { width: 80%; max-width: 90; border: round $error; padding: 0 2; }
+    ConfirmScreen #question { padding-top: 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "answer(False)", "Cancel"),
-        Binding("y", "answer(True)", "Yes", show=False),
-        Binding("n", "answer(False)", "No", show=False),
-    ]
 
     def __init__(self, title: str, question: str, action_label: str) -> None:
         super().__init__()
-        self._title = title
+        self.title = title
         self._question = question
         self._action_label = action_label
 
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = self._title
-            yield Static(Text(self._question))
-            with Horizontal():
-                yield Button("Cancel (n)", id="cancel", variant="default")
-                yield Button(f"{self._action_label} (y)", id="confirm", variant="error")
+    def body(self) -> Iterable[Widget]:
+        yield Static(Text(self._question), id="question")
+        yield Static(Text(f"To go ahead: Tab to \u201c{self._action_label}\u201d, then Enter.", style="dim"))
 
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+    def buttons(self) -> Iterable[Widget]:
+        yield Button("Cancel", id="cancel", variant="default")
+        yield Button(self._action_label, id="confirm", variant="error")
+
+    def initial_focus(self) -> Widget | None:
+        return self.query_one("#cancel", Button)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "confirm")
 
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+    def on_escape(self) -> None:
+        self.dismiss(False)

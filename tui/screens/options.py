@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Grid
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label
 
 from tui.api.request import Sampling
+from tui.screens.dialog import DialogScreen
 
 
 @dataclass(frozen=True)
@@ -47,47 +46,41 @@ FIELDS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 )
 
 
-class OptionsScreen(ModalScreen[Options | None]):
+class OptionsScreen(DialogScreen[Options | None]):
     """Returns the edited options, or None on Esc; a bad value is named and the form stays open."""
 
     DEFAULT_CSS = """
-    OptionsScreen { align: center middle; }
-    OptionsScreen > Vertical {
-        width: 90%; max-width: 100; height: auto; border: round $accent; background: $surface; padding: 0 1;
-    }
+    OptionsScreen > #dialog { max-width: 100; }
     OptionsScreen Grid { grid-size: 2; grid-columns: 22 1fr; grid-rows: 3; height: auto; }
-    OptionsScreen Label { padding-top: 1; }
-    OptionsScreen #problem { color: $error; height: auto; padding-top: 0; }
-    OptionsScreen Horizontal { height: auto; align-horizontal: right; }
-    OptionsScreen Button { margin-left: 1; }
+    OptionsScreen Grid Label { padding-top: 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
+    title = "Playground options (empty = the server's default)"
 
     def __init__(self, options: Options, models: list[str]) -> None:
         super().__init__()
         self._options = options
         self._models = models
 
-    def compose(self) -> ComposeResult:
+    def body(self) -> Iterable[Widget]:
         sampling = self._options.sampling
-        with Vertical() as box:
-            box.border_title = "Playground options (empty = the server's default)"
-            with Grid():
-                yield Label("model")
-                hint = f"served: {', '.join(self._models)}" if self._models else "the server's first model"
-                yield Input(self._options.model or "", placeholder=hint, id="model")
-                yield Label("system prompt")
-                yield Input(self._options.system or "", id="system")
-                for name, label, _, expected in FIELDS:
-                    yield Label(label)
-                    value = getattr(sampling, name)
-                    yield Input("" if value is None else str(value), placeholder=expected, id=name)
-                yield Label("stop (comma-separated)")
-                yield Input(", ".join(sampling.stop), id="stop")
-            yield Label("", id="problem")
-            with Horizontal():
-                yield Button("Cancel", id="cancel")
-                yield Button("Apply", id="apply", variant="primary")
+        hint = f"served: {', '.join(self._models)}" if self._models else "the server's first model"
+        fields: list[Widget] = [
+            Label("model"), Input(self._options.model or "", placeholder=hint, id="model"),
+            Label("system prompt"), Input(self._options.system or "", id="system"),
+        ]
+        for name, label, _, expected in FIELDS:
+            value = getattr(sampling, name)
+            fields += [Label(label), Input("" if value is None else str(value), placeholder=expected, id=name)]
+        fields += [Label("stop (comma-separated)"), Input(", ".join(sampling.stop), id="stop")]
+        yield Grid(*fields)
+
+    def buttons(self) -> Iterable[Widget]:
+        yield Label("", id="problem")
+        yield Button("Cancel", id="cancel")
+        yield Button("Apply", id="apply", variant="primary")
+
+    def initial_focus(self) -> Widget | None:
+        return self.query_one("#model", Input)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "apply":
@@ -115,6 +108,3 @@ class OptionsScreen(ModalScreen[Options | None]):
         model = self.query_one("#model", Input).value.strip() or None
         system = self.query_one("#system", Input).value.strip() or None
         self.dismiss(Options(model, system, replace(self._options.sampling, stop=stop, **values)))
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Iterable, Sequence
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from tui.screens.dialog import DialogScreen
 from tui.server.preflight import Check
 
 MARKS = {"pass": ("✔", "green"), "warn": ("!", "bold yellow"), "fail": ("✘", "bold red")}
@@ -36,59 +33,55 @@ def checklist(checks: Sequence[Check]) -> Table:
     return table
 
 
-class PreflightScreen(ModalScreen[str | None]):
-    """Returns "launch", "offer:<index>" (do what check <index> offers, then check again), or None."""
+class PreflightScreen(DialogScreen[str | None]):
+    """Returns "launch", "offer:<index>" (do what check <index> offers, then check again), or None.
+
+    The summary, the checklist and "What will run" scroll; the buttons stay at the
+    bottom at any terminal size. With a failed check the focus starts on Cancel.
+    """
 
     DEFAULT_CSS = """
-    PreflightScreen { align: center middle; }
-    PreflightScreen > Vertical {
-        width: 90%; max-width: 120; height: auto; max-height: 90%;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    PreflightScreen VerticalScroll { height: auto; max-height: 30; }
     PreflightScreen #summary { margin-bottom: 1; }
-    PreflightScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    PreflightScreen Button { margin-left: 1; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel")]
+    title = "Preflight"
 
-    def __init__(self, checks: Sequence[Check], command: str) -> None:
+    def __init__(self, checks: Sequence[Check], command: str, *, launching: str | None = None) -> None:
         super().__init__()
         self._checks = list(checks)
         self._command = command
+        self._launching = launching
+        self._fails = sum(check.status == "fail" for check in self._checks)
 
-    def compose(self) -> ComposeResult:
-        fails = sum(check.status == "fail" for check in self._checks)
+    def body(self) -> Iterable[Widget]:
         warns = sum(check.status == "warn" for check in self._checks)
-        with Vertical() as box:
-            box.border_title = "Preflight"
-            summary = Text()
-            if fails:
-                summary.append(f"{fails} check(s) failed", style="bold red")
-                summary.append(": this launch would most likely fail. Fix them, or launch anyway.")
-            elif warns:
-                summary.append(f"{warns} warning(s)", style="bold yellow")
-                summary.append(": the launch should work; read them first.")
-            else:
-                summary.append("All checks passed.", style="bold green")
-            yield Static(summary, id="summary")
-            with VerticalScroll():
-                yield Static(checklist(self._checks))
-                yield Static(Text("\nWhat will run:", style="bold"))
-                yield Static(Text(self._command, style="dim"))
-            with Horizontal():
-                for index, check in enumerate(self._checks):
-                    if check.offer is not None:
-                        yield Button(check.offer.label, id=f"offer-{index}", variant="warning")
-                yield Button("Cancel", id="cancel")
-                if fails:
-                    yield Button("Launch anyway", id="launch", variant="error")
-                else:
-                    yield Button("Launch", id="launch", variant="success")
+        summary = Text()
+        if self._launching:
+            summary.append(f"Launching {self._launching}. ", style="bold")
+        if self._fails:
+            summary.append(f"{self._fails} check(s) failed", style="bold red")
+            summary.append(": this launch would most likely fail. Fix them, or launch anyway.")
+        elif warns:
+            summary.append(f"{warns} warning(s)", style="bold yellow")
+            summary.append(": the launch should work; read them first.")
+        else:
+            summary.append("All checks passed.", style="bold green")
+        yield Static(summary, id="summary")
+        yield Static(checklist(self._checks))
+        yield Static(Text("\nWhat will run:", style="bold"))
+        yield Static(Text(self._command, style="dim"), id="command")
 
-    def on_mount(self) -> None:
-        fails = any(check.status == "fail" for check in self._checks)
-        self.query_one("#cancel" if fails else "#launch", Button).focus()
+    def buttons(self) -> Iterable[Widget]:
+        for index, check in enumerate(self._checks):
+            if check.offer is not None:
+                yield Button(check.offer.label, id=f"offer-{index}", variant="warning")
+        yield Button("Cancel", id="cancel")
+        if self._fails:
+            yield Button("Launch anyway", id="launch", variant="error")
+        else:
+            yield Button("Launch", id="launch", variant="success")
+
+    def initial_focus(self) -> Widget | None:
+        return self.query_one("#cancel" if self._fails else "#launch", Button)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button.id or ""
@@ -98,6 +91,3 @@ class PreflightScreen(ModalScreen[str | None]):
             self.dismiss("offer:" + button.removeprefix("offer-"))
         else:
             self.dismiss(None)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
