@@ -23,6 +23,7 @@ from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
 from tui.screens.bench_actions import BenchActions
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.commands import ConsoleCommandsProvider
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
 from tui.screens.devices_actions import DEVICE_TOOL_TIMEOUT_S, DevicesActions
 from tui.screens.main import MainScreen
@@ -32,7 +33,7 @@ from tui.screens.messages import (
     RunDirReady,
 )
 from tui.screens.playground_actions import PlaygroundActions
-from tui.screens.server_actions import ServerActions
+from tui.screens.server_actions import RunningLaunch, ServerActions
 from tui.screens.server_control import ServerControl
 from tui.screens.stage_actions import StageActions
 from tui.server.launch_plan import launch_plan
@@ -80,6 +81,7 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
         self._holders: tuple[HeldMemory, ...] = ()  # who holds device memory, as of the last read
         self._prelaunch_hbm: dict[tuple[int, int | None], int] | None = None
         self._metrics = MetricsHistory()
+        self._running_launch: RunningLaunch | None = None  # what the server we launched really runs
         self.playground = PlaygroundState.from_profile(session.profile) if session.profile else PlaygroundState()
         self._last_exchange = None
         self._stage: StageRun | None = None
@@ -102,6 +104,7 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
         self._show_profile()
         self.set_interval(self._host_interval_s, self._read_host)
         self.set_interval(1.0, self._show_device_age)
+        self.set_interval(1.0, self._tick_uptime)
         self._read_host()
         self.devices.start()
         if self.session.startup_note:
@@ -136,6 +139,13 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
 
     @work(exclusive=True, group="profiles")
     async def action_switch_profile(self) -> None:
+        if self.server.status.ours_running and not await self.push_screen_wait(ConfirmScreen(
+            "Switch profile while serving",
+            f"The server of {self._running_label()} is running. Another profile does not stop it: its stages "
+            "and results would still be about this server. Switch anyway?",
+            "Switch profile",
+        )):
+            return
         entries = await asyncio.to_thread(discover_profiles)
         current = self.session.profile.path if self.session.profile else None
         choices = [
@@ -177,6 +187,10 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
         if picked is not None:
             self.session.variant = picked
             self._show_profile()
+            running = self._running_launch
+            if self.server.status.ours_running and running is not None and running.variant != picked:
+                self.notify(f"Selected {picked}; the server still runs {running.variant}. Results stay labelled "
+                            f"{running.variant} until you relaunch (R).", title="Variant selected", timeout=8)
 
     # ---- workers ---------------------------------------------------------------------------
 
@@ -221,6 +235,7 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
     def _show_header(self) -> None:
         profile = self.session.profile
         status = self.server.status
+        running = self._running_launch if status.ours_running else None
         self.main.query_one(ConsoleHeader).show(
             HeaderInfo(
                 profile=profile.name if profile else None,
@@ -228,6 +243,8 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
                 server_state=status.state,
                 url=status.url or (profile.base_url if profile else None),
                 simulated=self.session.simulated,
+                running_profile=running.profile if running else None,
+                running_variant=running.variant if running else None,
             )
         )
 

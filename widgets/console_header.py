@@ -27,6 +27,8 @@ class HeaderInfo:
     server_state: str
     url: str | None
     simulated: bool
+    running_profile: str | None = None  # what the server this console launched runs, when one is up
+    running_variant: str | None = None
 
 
 class ConsoleHeader(Static):
@@ -46,15 +48,29 @@ class ConsoleHeader(Static):
         if info.simulated:  # first, so that even 80 columns show it
             text.append(" ")
             text.append(" SIMULATED HOST ", style="bold black on yellow")
-        text.append("  profile ", style="dim")
-        if info.profile is None:
-            text.append("none chosen", style="italic")
+        if info.running_profile is not None:
+            # What runs comes first and, apart, what is selected when it differs: results are labelled
+            # by what runs, and the operator sees at once that a relaunch is needed for the selection.
+            text.append("  serving ", style="dim")
+            text.append(info.running_profile, style="bold")
+            if info.running_variant:
+                text.append(f" · {info.running_variant}", style="cyan")
+            text.append(" ")
+            text.append(info.server_state, style=SERVER_STATE_STYLES.get(info.server_state, ""))
+            if (info.profile, info.variant) != (info.running_profile, info.running_variant):
+                selected = info.variant if info.profile == info.running_profile else \
+                    f"{info.profile} · {info.variant}" if info.variant else str(info.profile)
+                text.append(f" · selected {selected} — R relaunches", style="bold yellow")
         else:
-            text.append(info.profile, style="bold")
-            if info.variant:
-                text.append(f" · {info.variant}", style="cyan")
-        text.append("   server ", style="dim")
-        text.append(info.server_state, style=SERVER_STATE_STYLES.get(info.server_state, ""))
+            text.append("  profile ", style="dim")
+            if info.profile is None:
+                text.append("none chosen", style="italic")
+            else:
+                text.append(info.profile, style="bold")
+                if info.variant:
+                    text.append(f" · {info.variant}", style="cyan")
+            text.append("   server ", style="dim")
+            text.append(info.server_state, style=SERVER_STATE_STYLES.get(info.server_state, ""))
         if info.url:
             text.append("   ")
             text.append(info.url, style="underline")

@@ -15,8 +15,17 @@ from textual.message import Message
 from textual.widgets import Input, Log, Static
 
 from tui.server.log_window import FILTER_KINDS, FILTERS, LogFilter, LogLine
+from tui.server.own_requests import is_own_request, process_prefix_end
 
 PANE_LINES = 5000
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to draw: colour codes dropped, any other control character shown escaped (`\\x1b`)."""
+    text = _ANSI.sub("", text)
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class VllmHighlighter(Highlighter):
@@ -40,6 +49,9 @@ class VllmHighlighter(Highlighter):
 
     def highlight(self, text: Text) -> None:
         plain = text.plain
+        prefix = process_prefix_end(plain)
+        if prefix:
+            text.stylize("dim", 0, prefix)
         for pattern, style in self.RULES:
             for match in pattern.finditer(plain):
                 text.stylize(style, match.start(), match.end())
@@ -54,8 +66,8 @@ class VllmHighlighter(Highlighter):
 def _line_text(line: LogLine) -> str:
     """A line as the pane shows it: an error the parser diagnosed carries its hint inline."""
     if line.hint:
-        return f"{line.text}    ⟶ hint: {line.hint}"
-    return line.text
+        return printable(f"{line.text}    ⟶ hint: {line.hint}")
+    return printable(line.text)
 
 
 class ServerLog(Vertical):
@@ -70,6 +82,7 @@ class ServerLog(Vertical):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f", "cycle_filter", "Filter"),
+        Binding("o", "toggle_own", "Our requests", show=False),
         Binding("slash", "open_search", "Search"),
         Binding("n", "find_next", "Next match", show=False),
         Binding("escape", "close_search", "Close search", show=False),
@@ -88,7 +101,10 @@ class ServerLog(Vertical):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.log_filter: LogFilter = "all"
+        self.show_own = False  # the console's own GET /metrics, /v1/models… lines are hidden unless asked for
         self.search_term = ""
+        self.match_at: tuple[int, int] | None = None  # (line number in the log, column) of the shown match
+        self._total = 0
         self.last_match = -1  # index (in the shown lines) of the last search hit; the next search goes on after
 
     def compose(self) -> ComposeResult:
@@ -126,24 +142,39 @@ class ServerLog(Vertical):
         self.last_match = -1
         self._show_toolbar(log.line_count, total)
 
-    def scroll_to_line(self, index: int) -> None:
-        """Put shown line `index` (0-based, in the pane) near the top, and stop following."""
+    def scroll_to_line(self, index: int, column: int = 0, number: int | None = None) -> None:
+        """Put shown line `index` (0-based, in the pane) near the top with `column` in view, stop following,
+        and say in the toolbar where the match is."""
         log = self.log_widget
         log.auto_scroll = False
-        log.scroll_to(y=max(0, index - 2), animate=False)
+        width = max(1, log.scrollable_content_region.width)
+        x = 0 if column < width - 10 else max(0, column - width // 3)
+        log.scroll_to(x=x, y=max(0, index - 2), animate=False)
+        self.match_at = (number if number is not None else index + 1, column + 1)
+        self._show_toolbar(log.line_count, self._total)
 
-    def _passes(self, line: LogLine) -> bool:
+    def passes(self, line: LogLine) -> bool:
+        """Whether the pane shows `line` under the current filter."""
+        if is_own_request(line.text):  # never a key line or a problem: shown in "all", when asked for
+            return self.show_own and self.log_filter == "all"
         return line.kind in FILTER_KINDS[self.log_filter]
 
+    def _passes(self, line: LogLine) -> bool:
+        return self.passes(line)
+
     def _show_toolbar(self, shown: int, total: int) -> None:
+        self._total = total
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append("show ")
         for name in FILTERS:
             text.append(f" {name} ", style="bold reverse" if name == self.log_filter else "dim")
-        text.append(f"   {shown} shown of {total} lines", style="dim")
+        text.append(f"   {shown} shown of {total}", style="dim")
+        text.append(" · our polls shown" if self.show_own else " · our polls hidden", style="dim")
         if self.search_term:
             text.append(f"   search: {self.search_term!r}", style="italic")
-        text.append("   f filter · / search · n next", style="dim")
+            if self.match_at is not None:
+                text.append(f" at line {self.match_at[0]}, column {self.match_at[1]}", style="bold")
+        text.append("   f filter · o our polls · / search · n next · ←→ sideways", style="dim")
         self.query_one("#log-toolbar", Static).update(text)
 
     # ---- input ---------------------------------------------------------------------------------
@@ -151,6 +182,11 @@ class ServerLog(Vertical):
     def action_cycle_filter(self) -> None:
         index = FILTERS.index(self.log_filter)
         self.log_filter = FILTERS[(index + 1) % len(FILTERS)]
+        self.post_message(self.FilterChanged(self.log_filter))
+
+    def action_toggle_own(self) -> None:
+        """Show or hide the console's own requests (`GET /metrics` every 2 s…) in every filter."""
+        self.show_own = not self.show_own
         self.post_message(self.FilterChanged(self.log_filter))
 
     def action_open_search(self) -> None:
@@ -171,6 +207,7 @@ class ServerLog(Vertical):
         event.stop()
         self.search_term = event.value.strip()
         self.last_match = -1
+        self.match_at = None
         highlighter = self.log_widget.highlighter
         if isinstance(highlighter, VllmHighlighter):
             highlighter.term = self.search_term

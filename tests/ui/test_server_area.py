@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, Log, OptionList, Static
 
-from tests.ui.helpers import FixedHost, capture_notes, wait_until
+from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.proc_tree import stop_tree
 from tui.profiles import load_profile, shipped_profiles_dir
@@ -107,6 +107,7 @@ async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
         assert "--enforce-eager" in (run_dir / "launch.sh").read_text()
 
         await pilot.press("s")
+        await confirm(pilot)
         await wait_until(pilot, lambda: app.server.status.state == "stopped", timeout=40, what="the stop")
         assert not any(alive(p) for p in tree), "the whole tree is gone, children included"
         on_disk = (run_dir / "server.log").read_text()
@@ -240,6 +241,7 @@ async def test_log_pane_filters_and_searches(tmp_path: Path) -> None:
         await pilot.press("escape")  # closes the search box; the keys go to the console again
         assert log.has_focus
         await pilot.press("s")
+        await confirm(pilot)
         await wait_until(pilot, lambda: app.server.status.state == "stopped", timeout=40, what="the stop")
 
 
@@ -287,6 +289,7 @@ async def test_a_stop_with_the_devices_hidden_still_checks_the_memory_came_back(
         await launch_ready(app, pilot)
         await pilot.press("4", "z")  # periodic device reads pause while the Devices area is hidden
         await pilot.press("s")
+        await confirm(pilot)
         await wait_until(pilot, lambda: any("back to its pre-launch level" in note for note in notes),
                          timeout=20, what="the HBM check, on a reading asked for although the area is hidden")
 

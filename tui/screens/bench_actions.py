@@ -25,6 +25,7 @@ from textual.app import App
 from tui.atomic import atomic_write_json
 from tui.profiles import Profile
 from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.main import MainScreen
 from tui.screens.server_control import ServerControl
 from tui.server.model_location import locate_model
@@ -55,6 +56,10 @@ class BenchActions(App[None]):
         async def _preflight_and_launch(self, profile: Profile, variant: str | None) -> str | None: ...
 
         async def _stop_and_check(self, *, quitting: bool = False) -> None: ...
+
+        def running_variant(self) -> str | None: ...
+
+        def _running_label(self) -> str: ...
 
         def _show_comparison(self, comparison: Mapping[str, Any], folder: Path | None) -> None: ...
 
@@ -89,7 +94,7 @@ class BenchActions(App[None]):
         if picked is None:
             return
         if picked in BENCH_MODES:
-            outcome = await self._bench(profile, picked, self.session.variant)
+            outcome = await self._bench(profile, picked, self.running_variant())
             if outcome is not None and not outcome.ok and outcome.result is None:
                 self.notify(outcome.error or "the benchmark failed", severity="error", timeout=10)
         elif picked == "variants":
@@ -114,7 +119,7 @@ class BenchActions(App[None]):
         location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
         args = await asyncio.to_thread(  # it looks for tokenizer files: off the UI's loop
             bench_args, profile.stages.bench, mode, url, model=profile.server.served_model_name,
-            label=label if self.server.status.state != "attached" else "attached",
+            label=label if self.server.status.state != "attached" else "attached",  # what runs, not what is selected
             tokenizer=location.path, api_key_env=profile.server.api_key_env)
         self.main.show_area("stages")
         return await self._stage_now("bench", args, f"Benchmark ({mode}) {url}", python=sys.executable)
@@ -149,6 +154,13 @@ class BenchActions(App[None]):
             f"Compare variants: {first} against (B)", [c for c in choices if c.key != first],
             current=next((n for n in names if n != first), None)))
         if second is None:
+            return
+        if self.server.status.ours_running and not await self.push_screen_wait(ConfirmScreen(
+            "Compare two variants",
+            f"The comparison launches {first}, then {second}, each on its own. The server running now "
+            f"({self._running_label()}, pid {self.server.status.pid}) is stopped first. Stop it and compare?",
+            "Stop it and compare",
+        )):
             return
         results: dict[str, Mapping[str, Any]] = {}
         folder: Path | None = None
@@ -195,6 +207,8 @@ class BenchActions(App[None]):
         run_a, run_b = runs[int(first)], runs[int(second)]
         name_a = str((run_a.result or {}).get("label") or run_a.folder.name)
         name_b = str((run_b.result or {}).get("label") or run_b.folder.name)
+        if name_a == name_b:  # two runs of one variant: the folders tell them apart
+            name_a, name_b = f"{name_a} ({run_a.folder.name})", f"{name_b} ({run_b.folder.name})"
         comparison = compare_results(run_a.result or {}, run_b.result or {}, name_a, name_b)
         saved = await self._save_comparison(comparison, f"compare-{run_a.folder.name}-vs-{run_b.folder.name}.json")
         self._show_comparison(comparison, saved)

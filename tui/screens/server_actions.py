@@ -12,6 +12,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,10 +45,23 @@ from tui.server.preflight import run_preflight
 from tui.server.serving_metrics import MetricsHistory, ServingMetrics
 from tui.session import ConsoleSession
 from widgets.server_facts import metrics_rows, stats_rows
-from widgets.server_log import ServerLog
+from widgets.server_log import ServerLog, printable
 from widgets.server_view import ServerView
 
 PREFLIGHT_CANCELLED = "the launch was cancelled at preflight"
+
+
+@dataclass(frozen=True)
+class RunningLaunch:
+    """What the server this console launched really runs: results take their labels from this, not the
+    selection (`v` and `p` change what the next launch will be, not what is serving now)."""
+
+    profile: str
+    variant: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.profile} · {self.variant}" if self.variant else self.profile
 DEVICE_READ_WAIT_S = 15.0  # npu-smi takes seconds on a busy host; what waits goes ahead with what it has after this
 DEVICE_READ_POLL_S = 0.1
 HBM_SLACK_MB = 1024  # within this of the pre-launch level, the memory "came back"
@@ -62,6 +76,7 @@ class ServerActions(App[None]):
     _holders: tuple[HeldMemory, ...]
     _prelaunch_hbm: dict[tuple[int, int | None], int] | None
     _metrics: MetricsHistory
+    _running_launch: RunningLaunch | None
 
     if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
         @property
@@ -113,6 +128,13 @@ class ServerActions(App[None]):
             return
         if not status.ours_running:
             self.notify("No server started by this console is running.", severity="warning")
+            return
+        if not await self.push_screen_wait(ConfirmScreen(
+            "Stop the server",
+            f"Stop {self._running_label()} (pid {status.pid}) and every process it started? "
+            "SIGINT, then SIGTERM, then SIGKILL; its log stays in the run folder.",
+            "Stop it",
+        )):
             return
         await self._stop_and_check()
 
@@ -209,6 +231,8 @@ class ServerActions(App[None]):
             self.server.set_status("failed", detail=str(error))
             return
         self.session.launched_pids = (self.server.status.pid,) if self.server.status.pid else ()
+        self._running_launch = RunningLaunch(profile.name, plan.variant)
+        self._show_header()
 
     async def _stop_and_check(self, *, quitting: bool = False) -> None:
         """Stop our server's tree; then, unless the console is quitting, wait for the reading the HBM check needs."""
@@ -280,19 +304,23 @@ class ServerActions(App[None]):
 
     def on_server_log_filter_changed(self, message: ServerLog.FilterChanged) -> None:
         for view in self.main.query(ServerView):
-            view.log_pane.replace(self.server.window.shown(message.log_filter), self.server.window.total)
+            pane = view.log_pane
+            pane.replace([line for line in self.server.window.shown(message.log_filter) if pane.passes(line)],
+                         self.server.window.total)
 
     def on_server_log_search_requested(self, message: ServerLog.SearchRequested) -> None:
         for view in self.main.query(ServerView):
             pane = view.log_pane
-            shown = self.server.window.shown(pane.log_filter)[-5000:]
+            shown = [line for line in self.server.window.shown(pane.log_filter) if pane.passes(line)][-5000:]
             found = self.server.window.find(shown, message.term, pane.last_match)
             if found is None:
                 self.notify(f"{message.term!r} is not in the lines kept in memory (the whole log is in "
                             f"{self.server.status.log_path or 'the file'}).", severity="warning")
                 return
             pane.last_match = found
-            pane.scroll_to_line(found)
+            line = shown[found]
+            column = printable(line.text).lower().find(message.term.lower())
+            pane.scroll_to_line(found, max(0, column), line.number)
 
     def on_devices_polled(self, message: DevicesPolled) -> None:
         """After a stop: did the chips' HBM come back to where it was before the launch?"""
@@ -317,7 +345,32 @@ class ServerActions(App[None]):
             self.notify("The server's processes are gone and the chips' memory is back to its pre-launch level.",
                         title="Stopped cleanly")
 
+    # ---- what runs ---------------------------------------------------------------------------
+
+    def _running_label(self) -> str:
+        """"qwen · graph": the profile and variant of the server that is up (or was last launched)."""
+        if self._running_launch is not None:
+            return self._running_launch.label
+        profile = self.session.profile
+        return profile.name if profile else "the server"
+
+    def running_variant(self) -> str | None:
+        """The label a result gets: the running launch's variant, "attached" for someone else's server,
+        the selected variant only when nothing of ours has been launched."""
+        if self.server.status.state == "attached":
+            return "attached"
+        if self._running_launch is not None and self.server.status.state not in ("not started", "preflight"):
+            return self._running_launch.variant
+        return self.session.variant
+
     # ---- drawing ---------------------------------------------------------------------------
+
+    def _tick_uptime(self) -> None:
+        """Redraw the status line once a second while the server is up, so its uptime counts."""
+        status = self.server.status
+        if status.state in ("starting", "ready") and status.started_at is not None:
+            for view in self.main.query(ServerView):
+                view.show_status(status, self._uptime())
 
     def _uptime(self) -> float | None:
         started = self.server.status.started_at

@@ -1,0 +1,141 @@
+"""The screen tells the truth at 80×24 and 120×40: dialogs that fit, results labelled by what runs,
+a log pane that shows the server and not the console's own polling."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Log
+
+from tests.ui.helpers import confirm, wait_until
+from tests.ui.test_bench_precision_flow import pick, stage_status
+from tests.ui.test_server_area import demo_console, launch, launch_ready, plain
+from tui.app import NpuConsoleApp
+from tui.proc_tree import stop_tree
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.preflight import PreflightScreen
+from tui.server.own_requests import is_own_request
+from widgets.key_bar import KeyBar
+
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[NpuConsoleApp]:
+    app = demo_console(tmp_path)
+    yield app
+    for pid in app.session.launched_pids:
+        stop_tree(pid, with_group=True)
+
+
+def visible(screen: object, widget: Button) -> bool:
+    """The whole button is inside the terminal and inside its dialog (not clipped away)."""
+    region = widget.region
+    size = widget.app.size
+    return region.height >= 3 and region.y >= 0 and region.bottom <= size.height - 1 and region.right <= size.width
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_preflight_buttons_are_on_screen_and_enter_launches(console: NpuConsoleApp, size: tuple[int, int]
+                                                                  ) -> None:
+    app = console
+    async with app.run_test(size=size) as pilot:
+        screen = await launch(app, pilot)
+        await pilot.pause(0.1)
+        launch_button = screen.query_one("#launch", Button)
+        assert visible(screen, launch_button), f"Launch at {launch_button.region} in {app.size}"
+        assert visible(screen, screen.query_one("#cancel", Button))
+        assert launch_button.has_focus
+        keys = str(screen.query_one(KeyBar).render())
+        assert "Enter" in keys and "launch" in keys and "Esc" in keys and "cancel" in keys
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="the server ready")
+
+
+async def test_a_tall_preflight_scrolls_its_body_and_keeps_the_buttons(console: NpuConsoleApp) -> None:
+    from tui.server.preflight import Check
+
+    checks = [Check(f"key{i}", f"Check number {i}", "fail" if i % 2 else "warn", "what it found " * 8,
+                    "how to fix it " * 5) for i in range(30)]
+    app = console
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = PreflightScreen(checks, "vllm serve /models/x " + "--flag value " * 40)
+        app.push_screen(screen)
+        await pilot.pause(0.2)
+        for button_id in ("#cancel", "#launch"):
+            assert visible(screen, screen.query_one(button_id, Button))
+        assert screen.query_one("#cancel", Button).has_focus, "with failed checks the focus starts on Cancel"
+        body = screen.query_one("#dialog-body")
+        assert body.max_scroll_y > 0, "the checklist scrolls inside the dialog"
+        await pilot.press("tab")
+        assert screen.query_one("#launch", Button).has_focus
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is not screen, what="the dialog to close")
+
+
+async def test_typing_into_a_stop_confirmation_cannot_stop_the_server(console: NpuConsoleApp) -> None:
+    app = console
+    async with app.run_test(size=(80, 24)) as pilot:
+        await launch_ready(app, pilot)
+        await pilot.press("2", "s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press(*"ay hi please y", "enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="the question to close")
+        assert app.server.status.state == "ready", "Enter on the focused Cancel said no"
+        await pilot.press("s")
+        await confirm(pilot)
+        await wait_until(pilot, lambda: app.server.status.state == "stopped", timeout=40, what="the stop")
+
+
+async def test_a_latency_result_after_v_carries_the_running_variant(console: NpuConsoleApp) -> None:
+    app = console
+    async with app.run_test(size=(120, 40)) as pilot:
+        await launch_ready(app, pilot)  # the demo console starts on eager
+        await pilot.press("v")
+        await pick(app, pilot, "graph")
+        assert app.session.variant == "graph"
+        header = plain(app, "#header")
+        assert "serving demo · eager" in header and "selected graph" in header and "R relaunches" in header
+        await pilot.press("b")
+        await pick(app, pilot, "latency")
+        await wait_until(pilot, lambda: "bench: succeeded" in stage_status(app), timeout=60,
+                         what="the benchmark to finish")
+        result_text = plain(app, "#stage-result")
+        assert "latency benchmark · eager" in result_text and "graph" not in result_text
+        run_dir = app.session.run_dir
+        assert run_dir is not None
+        (folder,) = [p for p in run_dir.iterdir() if p.is_dir() and p.name.startswith("bench")]
+        assert json.loads((folder / "result.json").read_text())["label"] == "eager"
+
+
+async def test_the_consoles_own_polling_stays_out_of_the_default_log_view(console: NpuConsoleApp) -> None:
+    app = console
+    async with app.run_test(size=(80, 24)) as pilot:
+        await launch_ready(app, pilot)
+        await pilot.press("2")
+
+        def polls_logged() -> int:
+            return sum(1 for line in app.server.window.shown("all") if "GET /metrics" in line.text)
+
+        await wait_until(pilot, lambda: polls_logged() >= 3, timeout=30, what="three /metrics polls in the log")
+        pane_lines = app.main.query_one("#server-log", Log).lines
+        assert "Application startup complete." in "\n".join(pane_lines)
+        assert not [line for line in pane_lines if "GET /metrics" in line]
+        await pilot.press("o")  # shown on request
+        await wait_until(pilot, lambda: any("GET /metrics" in line for line in
+                                            app.main.query_one("#server-log", Log).lines), what="our polls shown")
+        await pilot.press("f")  # "key": the polls are not key lines
+        await pilot.pause(0.2)
+        assert not [line for line in app.main.query_one("#server-log", Log).lines if "GET /metrics" in line]
+
+
+def test_own_requests_are_told_from_the_servers_traffic() -> None:
+    assert is_own_request('(APIServer pid=2719) INFO:     127.0.0.1:40782 - "GET /metrics HTTP/1.1" 200 OK')
+    assert is_own_request('INFO:     127.0.0.1:59054 - "GET /v1/models HTTP/1.1" 200 OK')
+    assert is_own_request('INFO:     ::1:59054 - "GET /health HTTP/1.1" 200 OK')
+    assert not is_own_request('INFO:     10.0.0.7:40782 - "GET /metrics HTTP/1.1" 200 OK'), "someone else's scrape"
+    assert not is_own_request('INFO:     127.0.0.1:40782 - "POST /v1/chat/completions HTTP/1.1" 200 OK')
+    assert not is_own_request("INFO 11-21 08:00:03 [model.py:533] Resolved architecture: Qwen2ForCausalLM")
