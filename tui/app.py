@@ -26,6 +26,7 @@ from tui.screens.commands import ConsoleCommandsProvider
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
 from tui.screens.devices_actions import DEVICE_TOOL_TIMEOUT_S, DevicesActions
+from tui.screens.failure_policy import FailurePolicy
 from tui.screens.main import MainScreen
 from tui.screens.messages import (
     HostSampled,
@@ -46,7 +47,7 @@ from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
 
-class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions, DevicesActions):
+class NpuConsoleApp(FailurePolicy, BenchActions, StageActions, PlaygroundActions, ServerActions, DevicesActions):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"
@@ -82,6 +83,8 @@ class NpuConsoleApp(BenchActions, StageActions, PlaygroundActions, ServerActions
         self._prelaunch_hbm: dict[tuple[int, int | None], int] | None = None
         self._metrics = MetricsHistory()
         self._running_launch: RunningLaunch | None = None  # what the server we launched really runs
+        self._attached_pids: frozenset[int] = frozenset()  # the tree of the server we attached to, when seen
+        self._killed_own: tuple[int, str] | None = None  # a process of our server stopped from the Devices area
         self.playground = PlaygroundState.from_profile(session.profile) if session.profile else PlaygroundState()
         self._last_exchange = None
         self._stage: StageRun | None = None

@@ -101,10 +101,12 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def process_cells(row: HeldMemory, now: float) -> tuple[Cell, ...]:
+def process_cells(row: HeldMemory, now: float, attached: bool = False) -> tuple[Cell, ...]:
     device, host = row.device, row.host
     if row.ours:
         holder: Cell = Text("our server", style="bold green")
+    elif attached:
+        holder = Text("attached server", style="bold cyan")
     elif row.leftover:
         holder = Text(f"LEFTOVER: {row.leftover}", style="bold red")
     elif host is None:
@@ -235,14 +237,16 @@ class DevicesView(AreaView):
             )
         _sync_table(table, self._chip_cells, rows)
 
-    def show_holders(self, holders: Sequence[HeldMemory], now: float | None = None) -> None:
+    def show_holders(self, holders: Sequence[HeldMemory], now: float | None = None,
+                     attached: Collection[int] = ()) -> None:
+        """The process table; rows of the server the console attached to say so (never LEFTOVER)."""
         moment = now if now is not None else time.time()
         table = self.query_one("#processes", DataTable)
         rows: dict[str, tuple[Cell, ...]] = {}
         self._rows = {}
         for row in holders:
             key = f"{row.device.npu}/{row.device.chip}/{row.device.pid}"
-            rows[key] = process_cells(row, moment)
+            rows[key] = process_cells(row, moment, row.kill_pid in attached or row.device.pid in attached)
             self._rows[key] = row
         _sync_table(table, self._process_cells, rows)
         title = "Processes holding device memory"

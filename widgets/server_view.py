@@ -79,6 +79,8 @@ class ServerView(AreaView):
     DEFAULT_CSS = """
     ServerView { overflow-y: hidden; }
     ServerView #server-status { height: auto; }
+    ServerView #server-note { height: auto; display: none; }
+    ServerView #server-note.-shown { display: block; }
     ServerView #server-body { height: 1fr; }
     ServerView ServerLog { width: 2fr; min-width: 40; }
     ServerView #server-side { width: 1fr; min-width: 34; padding-left: 1; border-left: vkey $panel-lighten-2; }
@@ -95,6 +97,7 @@ class ServerView(AreaView):
 
     def compose(self) -> ComposeResult:
         yield Static(status_line(ServerStatus(), None), id="server-status")
+        yield Static("", id="server-note")
         with Horizontal(id="server-body"):
             yield ServerLog(id="server-log-pane")
             with VerticalScroll(id="server-side"):
@@ -122,6 +125,12 @@ class ServerView(AreaView):
 
     def show_status(self, status: ServerStatus, uptime_s: float | None) -> None:
         self.query_one("#server-status", Static).update(status_line(status, uptime_s))
+
+    def show_note(self, sentence: str | None, warning: bool = False) -> None:
+        """A sentence under the status line (what an attach found), or none."""
+        note = self.query_one("#server-note", Static)
+        note.update(Text(sentence or "", style="bold yellow" if warning else "cyan"))
+        note.set_class(bool(sentence), "-shown")
 
     def show_facts(
         self,

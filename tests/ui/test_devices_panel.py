@@ -183,7 +183,7 @@ async def test_enter_on_a_chip_shows_its_usage_rates(tmp_path: Path) -> None:
         chips.move_cursor(row=2)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ChipDetailScreen), what="the detail view")
-        detail = app.screen.query_one(Static).content
+        detail = app.screen.query_one("#usage", Static).content
         assert "AI Core" in _plain(detail) and "NPU 2" in _plain(detail)
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.main, what="back to the main screen")

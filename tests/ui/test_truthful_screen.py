@@ -4,6 +4,8 @@ a log pane that shows the server and not the console's own polling."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,3 +141,87 @@ def test_own_requests_are_told_from_the_servers_traffic() -> None:
     assert not is_own_request('INFO:     10.0.0.7:40782 - "GET /metrics HTTP/1.1" 200 OK'), "someone else's scrape"
     assert not is_own_request('INFO:     127.0.0.1:40782 - "POST /v1/chat/completions HTTP/1.1" 200 OK')
     assert not is_own_request("INFO 11-21 08:00:03 [model.py:533] Resolved architecture: Qwen2ForCausalLM")
+
+
+async def test_attach_to_a_dead_log_and_a_dead_url_says_so(console: NpuConsoleApp, tmp_path: Path) -> None:
+    from textual.widgets import Input, Static
+
+    from tests.ui.test_server_area import free_port
+    from tui.screens.attach import AttachScreen
+
+    log = tmp_path / "old-server.log"
+    log.write_text("(APIServer pid=7) INFO:     Application startup complete.\n"
+                   "(APIServer pid=7) INFO:     Shutting down\n"
+                   "(APIServer pid=7) INFO:     Application shutdown complete.\n")
+    os.utime(log, (time.time() - 600, time.time() - 600))
+    url = f"http://127.0.0.1:{free_port()}"
+    app = console
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AttachScreen), what="the attach dialog")
+        screen = app.screen
+        screen.query_one("#log-path", Input).value = str(log)
+        screen.query_one("#url", Input).value = url
+        await pilot.click("#attach")
+
+        def findings() -> str:
+            return str(screen.query_one("#findings", Static).render())
+
+        await wait_until(pilot, lambda: "Nothing to attach to" in findings(), what="the findings")
+        assert "log ended: shutdown complete" in findings() and "10 min ago" in findings()
+        assert f"nothing listens at {url}" in findings()
+        assert app.server.status.state == "not started", "nothing alive: not attached without a second word"
+        assert "anyway" in str(screen.query_one("#attach", Button).label)
+        assert visible(screen, screen.query_one("#attach", Button))
+        await pilot.click("#attach")
+        await wait_until(pilot, lambda: app.server.status.state == "attached", what="attached anyway")
+        note = str(app.main.query_one("#server-note", Static).render())
+        assert "log ended: shutdown complete" in note and "nothing listens" in note
+
+
+async def test_a_server_left_running_is_offered_by_attach_and_shown_as_attached(tmp_path: Path) -> None:
+    from textual.widgets import DataTable, OptionList
+
+    from tests.ui.test_server_area import alive
+    from tui.screens.attach import AttachScreen
+    from tui.screens.choice import ChoiceScreen
+    from tui.server.attach_check import find_left_running
+
+    first = demo_console(tmp_path)
+    async with first.run_test(size=(120, 40)) as pilot:
+        await launch_ready(first, pilot)
+        pid = first.server.status.pid
+        assert pid is not None
+        await pilot.press("q")
+        await pick(first, pilot, "leave")
+        await wait_until(pilot, lambda: first._exit, what="the console to quit")
+    try:
+        (left,) = find_left_running(tmp_path / "runs")
+        assert left.pid == pid and left.variant == "eager" and left.log_path.name == "server.log"
+        second = demo_console(tmp_path)
+        second.session.profile = first.session.profile  # the same port: the left server's URL
+        notes: list[str] = []
+        async with second.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: second.devices.state is not None, what="the first device reading")
+            original = second.notify
+            second.notify = lambda message, **kw: (notes.append(message), original(message, **kw))[1]  # type: ignore
+            await pilot.press("a")
+            await wait_until(pilot, lambda: isinstance(second.screen, AttachScreen), what="the attach dialog")
+            offered = second.screen.query_one("#left", OptionList)
+            assert offered.option_count == 1 and f"pid {pid}" in str(offered.get_option_at_index(0).prompt)
+            await pilot.press("enter")  # fills the fields, focus on Attach
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: second.server.status.state == "attached", what="attached")
+            assert pid in second._attached_pids
+            await pilot.press("1")
+            processes = second.main.query_one("#processes", DataTable)
+            await wait_until(pilot, lambda: processes.row_count > 0, what="the holders")
+            await wait_until(pilot, lambda: all(str(processes.get_row_at(i)[6]) == "attached server"
+                                                for i in range(processes.row_count)), what="attached rows")
+            processes.focus()
+            await pilot.press("k")
+            await wait_until(pilot, lambda: any("you attached to" in n for n in notes), what="k refused")
+            assert not isinstance(second.screen, (ConfirmScreen, ChoiceScreen))
+        assert alive(pid)
+    finally:
+        stop_tree(pid, with_group=True)

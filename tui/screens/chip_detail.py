@@ -33,9 +33,9 @@ class ChipDetailScreen(DialogScreen[None]):
 
     def body(self) -> Iterable[Widget]:
         if self._error:
-            yield Static(Text(self._error, style="bold red"))
+            yield Static(Text(self._error, style="bold red"), id="usage")
         else:
-            yield Static(usage_tables(self._usages))
+            yield Static(usage_tables(self._usages), id="usage")
 
     def initial_focus(self) -> Widget | None:
         return None

@@ -22,6 +22,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
 from tui.screens.main import MainScreen
 from tui.screens.messages import DevicesPolled, DevicesUnavailable, TreeStopped
+from tui.screens.server_control import ServerControl
 from tui.session import ConsoleSession
 from widgets.devices_view import DevicesView
 
@@ -34,6 +35,9 @@ class DevicesActions(App[None]):
     session: ConsoleSession
     devices: DeviceMonitor
     _pending_release: tuple[HeldMemory, int | None] | None
+    _attached_pids: frozenset[int]
+    _killed_own: tuple[int, str] | None  # a process of our own server stopped with k: (pid, name)
+    server: ServerControl
 
     if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
         @property
@@ -53,15 +57,25 @@ class DevicesActions(App[None]):
             self.notify(f"Process {row.device.pid} is not visible from here (another container?); "
                         "stop it where it runs.", severity="warning")
             return
+        if pid in self._attached_pids:
+            self.notify(f"Process {pid} belongs to the server you attached to; this console did not start it "
+                        "and does not stop it. Detach first (s), then stop it where it was started.",
+                        severity="warning", timeout=10)
+            return
         host = row.host
         what = host.command if host else f"pid {pid}"
         memory = f"{row.device.memory_mb} MB" if row.device.memory_mb is not None else "device memory"
         question = (f"Stop process {pid} and everything it started?\n\n{what}\n\n"
                     f"It holds {memory} on NPU {row.device.npu}. SIGTERM first, SIGKILL after 5 s.")
+        if row.ours:
+            question += (f"\n\nIt is part of the server this console launched (pid {self.server.status.pid}): "
+                         "stopping it ends that server. To stop the server cleanly, use s instead.")
         if row.leftover:
             question += f"\n\nWhy it looks left over: {row.leftover}."
         if not await self.push_screen_wait(ConfirmScreen("Stop a device-memory holder", question, "Stop it")):
             return
+        if row.ours:
+            self._killed_own = (pid, row.device.name or (host.command.split()[0] if host else "?"))
         before = self._chip_hbm(row)
         report = await asyncio.to_thread(stop_tree, pid)
         self._pending_release = (row, before)
@@ -76,7 +90,7 @@ class DevicesActions(App[None]):
             view.show_status(message.state, now, self.devices.interval_s)
             view.show_devices(message.state, selected, now, self.devices.interval_s)
             if message.state.error is None:
-                view.show_holders(message.holders)
+                view.show_holders(message.holders, attached=self._attached_pids)
         self._report_release(message)
 
     def on_devices_unavailable(self, message: DevicesUnavailable) -> None:

@@ -38,6 +38,7 @@ from tui.screens.messages import (
 )
 from tui.screens.preflight import PreflightScreen
 from tui.screens.server_control import ServerControl
+from tui.server.attach_check import find_left_running, record_left_running, server_tree
 from tui.server.environment import resolve_environment
 from tui.server.launch_plan import LaunchPlan, launch_plan, shell_command
 from tui.server.launcher import LaunchError
@@ -77,6 +78,8 @@ class ServerActions(App[None]):
     _prelaunch_hbm: dict[tuple[int, int | None], int] | None
     _metrics: MetricsHistory
     _running_launch: RunningLaunch | None
+    _attached_pids: frozenset[int]
+    _killed_own: tuple[int, str] | None
 
     if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
         @property
@@ -151,15 +154,22 @@ class ServerActions(App[None]):
             self.notify("Stop the server this console started before attaching to another.", severity="warning")
             return
         profile = self.session.profile
+        api_key = self._api_key(profile)
+        left = await asyncio.to_thread(find_left_running, self.session.runs_root)
         target: AttachTarget | None = await self.push_screen_wait(
-            AttachScreen(profile.base_url if profile else None)
+            AttachScreen(profile.base_url if profile else None, left, api_key, self.session.http_transport)
         )
         if target is None:
             return
-        api_key = self._api_key(profile)
         self.server.attach(target.log_path, target.url, target.from_start, api_key)
+        self._attached_pids = await asyncio.to_thread(server_tree, target.pid)
         self.main.show_area("server")
-        self.notify(f"Attached to {target.log_path or target.url}. Stopping only detaches.")
+        for view in self.main.query(ServerView):
+            view.show_note(f"Attached: {target.summary}." if target.findings else None,
+                           warning=not target.alive)
+        self.notify(f"Attached to {target.log_path or target.url}: {target.summary or 'not checked'}. "
+                    "Stopping only detaches.", title="Attached" if target.alive else "Attached to nothing alive",
+                    severity="information" if target.alive else "warning", timeout=12)
 
     async def action_quit(self) -> None:
         if not self.server.status.ours_running:
@@ -185,7 +195,19 @@ class ServerActions(App[None]):
         elif choice == "leave":
             if self.server.server is not None:
                 self.server.server.release()
+            await asyncio.to_thread(self._record_left_running)
             self.exit()
+
+    def _record_left_running(self) -> None:
+        """Note in the run folder that the server runs on, so that the next attach (`a`) offers it."""
+        status, run_dir, running = self.server.status, self.session.run_dir, self._running_launch
+        if status.pid is None or run_dir is None or status.log_path is None:
+            return
+        try:
+            record_left_running(run_dir, status.pid, status.url, status.log_path,
+                                running.profile if running else "server", running.variant if running else None)
+        except OSError:
+            pass  # the console is quitting; the notice below still says where the log is
 
     # ---- the steps -------------------------------------------------------------------------
 
@@ -282,6 +304,17 @@ class ServerActions(App[None]):
     # ---- messages --------------------------------------------------------------------------
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
+        killed = self._killed_own
+        if killed is not None and message.status.state in ("stopped", "failed"):
+            self._killed_own = None  # say what really happened: the operator stopped part of it with k
+            pid, name = killed
+            ended = (message.status.detail or "").removeprefix("Nobody asked it to stop: ").rstrip(".")
+            self.server.set_status(message.status.state, pid=None, detail=(
+                f"You stopped its process {pid} ({name}) from the Devices area (k); the server then ended"
+                + (f": {ended}." if ended else ".")))
+            return
+        if message.status.state in ("starting", "not started"):
+            self._killed_own = None
         self._show_header()
         for view in self.main.query(ServerView):
             view.show_status(message.status, self._uptime())
@@ -289,6 +322,10 @@ class ServerActions(App[None]):
             for view in self.main.query(ServerView):
                 view.clear_facts()
                 view.log_pane.replace([], 0)
+        if message.status.state != "attached":
+            self._attached_pids = frozenset()
+            for view in self.main.query(ServerView):
+                view.show_note(None)
 
     def on_server_lines_arrived(self, message: ServerLinesArrived) -> None:
         for view in self.main.query(ServerView):
