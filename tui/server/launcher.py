@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.proc_tree import StopReport, stop_tree
+from tui.proc_tree import TREE_MARK_VAR, StopReport, stop_tree, tree_mark
 from tui.server.tail import LogTail, TailBatch, follow
 
 SERVER_ESCALATION: tuple[tuple[signal.Signals, float], ...] = (
@@ -58,18 +58,21 @@ class ServerExit:
 class ServerProcess:
     """One server process tree that this console started."""
 
+    released = False  # the operator chose to leave it running: the console's end must not stop it
+
     def __init__(
         self,
         process: asyncio.subprocess.Process,
         log_path: Path,
         on_lines: LinesCallback,
         should_wait: Callable[[], bool],
+        log_offset: int = 0,
     ) -> None:
         self._process = process
         self._log_path = log_path
         self._on_lines = on_lines
         self._started = time.monotonic()
-        self._tail = LogTail(log_path, from_start=True)
+        self._tail = LogTail(log_path, from_start=True, start_offset=log_offset)
         self._stop_follow = asyncio.Event()
         self._follow = asyncio.create_task(
             follow(self._tail, self._deliver, stop=self._stop_follow, should_wait=should_wait),
@@ -88,16 +91,25 @@ class ServerProcess:
         cwd: Path | None = None,
         should_wait: Callable[[], bool] = lambda: False,
     ) -> ServerProcess:
-        """Start `argv` writing into `log_path`; raises `LaunchError` with a sentence when it cannot start."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        """Start `argv` appending to `log_path`; raises `LaunchError` with a sentence when it cannot start.
+
+        Only what this launch writes is handed on: a log an earlier launch left
+        in the same file is skipped (its size at the start is where reading begins).
+        """
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise LaunchError(f"cannot write the server log {log_path}: {error.strerror or error}; "
+                              "point --runs-dir at a writable folder with free space") from None
+        log_offset = os.fstat(log_fd).st_size
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_fd,
                 stderr=asyncio.subprocess.STDOUT,
-                env=dict(env),
+                env={**env, TREE_MARK_VAR: tree_mark(log_path)},  # found by it when it double-forks
                 cwd=cwd,
                 start_new_session=True,
             )
@@ -112,7 +124,7 @@ class ServerProcess:
             raise LaunchError(f"{argv[0]} could not start: {error.strerror}") from None
         finally:
             os.close(log_fd)  # the child has its own copy
-        return cls(process, log_path, on_lines, should_wait)
+        return cls(process, log_path, on_lines, should_wait, log_offset)
 
     @property
     def pid(self) -> int:
@@ -134,7 +146,8 @@ class ServerProcess:
         self, escalation: Sequence[tuple[signal.Signals, float]] = SERVER_ESCALATION
     ) -> StopReport:
         """Stop the whole tree (its process group included) and wait for the end of its output."""
-        report = await asyncio.to_thread(stop_tree, self.pid, escalation, with_group=True)
+        report = await asyncio.to_thread(stop_tree, self.pid, escalation, with_group=True,
+                                         mark=tree_mark(self._log_path))
         try:
             await asyncio.wait_for(self.wait(), 10.0)
         except asyncio.TimeoutError:
@@ -143,6 +156,7 @@ class ServerProcess:
 
     def release(self) -> None:
         """Stop following the log and leave the server running (the operator chose to leave it)."""
+        self.released = True
         self._stop_follow.set()
 
     async def _await_exit(self) -> ServerExit:

@@ -190,13 +190,15 @@ class LogTail:
         chunk_size: int = CHUNK_SIZE,
         max_bytes_per_call: int = MAX_BYTES_PER_CALL,
         max_line_bytes: int = MAX_LINE_BYTES,
+        start_offset: int | None = None,
     ) -> None:
         """Nothing is opened yet; the first `read_available` positions the tail.
 
-        `from_start` reads the whole file; otherwise the tail starts at the last
-        `last_lines` lines (`None`: at the end, only new lines). A file that does
-        not exist at the first read is read from its start when it appears, since
-        everything in it is new.
+        `from_start` reads the whole file; `start_offset` starts at that byte (a
+        launch appending to a log an earlier launch wrote: only its own lines);
+        otherwise the tail starts at the last `last_lines` lines (`None`: at the
+        end, only new lines). A file that does not exist at the first read is
+        read from its start when it appears, since everything in it is new.
         """
         if chunk_size <= 0 or max_bytes_per_call <= 0 or max_line_bytes <= 0:
             raise ValueError("chunk_size, max_bytes_per_call and max_line_bytes must be positive")
@@ -206,6 +208,7 @@ class LogTail:
         self.chunk_size = chunk_size
         self.max_bytes_per_call = max_bytes_per_call
         self.max_line_bytes = max_line_bytes
+        self.start_offset = start_offset
         self.bytes_read = 0
         """Every byte read from disk so far, the backward scan included (for tests and diagnostics)."""
         self._fd: int | None = None
@@ -331,6 +334,8 @@ class LogTail:
         return replaced
 
     def _initial_offset(self, fd: int, size: int) -> int:
+        if self.start_offset is not None:
+            return min(max(0, self.start_offset), size)
         if self.from_start:
             return 0
         start, scanned = find_last_lines_start(fd, size, self.last_lines or 0, chunk_size=self.chunk_size)
