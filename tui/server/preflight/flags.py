@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tui.profiles import Profile
 from tui.server.engine_flags import EngineFlags, engine_flags, normal
+from tui.server.launch_plan import server_command
 from tui.server.model_location import locate_model
 from tui.server.preflight.check import Check, failed, passed, warned
 from tui.server.preflight.plan_args import option_value
@@ -31,17 +32,18 @@ def given_flags(argv: Sequence[str], command_words: int) -> list[str]:
     return [word.split("=", 1)[0] for word in argv[command_words:] if word.startswith("--")]
 
 
-def check_flags(profile: Profile, env: Mapping[str, str], argv: Sequence[str], *,
+def check_flags(profile: Profile, env: Mapping[str, str], argv: Sequence[str], variant: str | None = None, *,
                 flags: EngineFlags | None = None) -> Check:
     """Every `--flag` of the launch is one the installed engine's `serve` parser knows."""
     title = "Engine flags"
     if profile.runtime == "simulated":
         return passed(FLAGS_KEY, title, "the simulated server takes vLLM's flags as they are written")
-    known = flags if flags is not None else engine_flags(profile.server.command, env, profile.runtime)
+    command = server_command(profile, variant)
+    known = flags if flags is not None else engine_flags(command, env, profile.runtime)
     if known.problem is not None or not known.options:
         return warned(FLAGS_KEY, title, known.problem or "the engine listed no flags",
                       "Check the flags by hand with `vllm serve --help=all` in the serving environment.")
-    written = dict.fromkeys(given_flags(argv, len(profile.server.command)))
+    written = dict.fromkeys(given_flags(argv, len(command)))
     unknown = [flag for flag in written if not known.accepts(flag)]
     version = f"vLLM {known.version}" if known.version else "the installed vLLM"
     if not unknown:

@@ -9,7 +9,7 @@ from tui.devices.processes import HeldMemory
 from tui.devices.snapshot import DeviceSnapshot
 from tui.profiles import Profile
 from tui.server.environment import ResolvedEnv
-from tui.server.launch_plan import LaunchPlan
+from tui.server.launch_plan import LaunchPlan, server_command
 from tui.server.preflight.check import Check
 from tui.server.preflight.cpu import check_cpu_engine
 from tui.server.preflight.devices import check_hbm, check_leftovers, check_visible_devices, device_use
@@ -20,6 +20,7 @@ from tui.server.preflight.env_checks import (
     check_sourced_files,
 )
 from tui.server.preflight.flags import check_flags, check_max_model_len
+from tui.server.preflight.mindspore import check_mindspore_env, installed_mindspore
 from tui.server.preflight.model import check_model, check_model_source
 from tui.server.preflight.port import check_port, listen_address
 
@@ -52,9 +53,14 @@ async def run_preflight(
     port_check, model_check, flags_check, context_check = await asyncio.gather(
         asyncio.to_thread(check_port, host, port),
         asyncio.to_thread(check_model, profile, values, plan.argv),
-        asyncio.to_thread(check_flags, profile, values, plan.argv),
+        asyncio.to_thread(check_flags, profile, values, plan.argv, plan.variant),
         asyncio.to_thread(check_max_model_len, profile, values, plan.argv),
     )
+    if profile.runtime == "vllm-mindspore":
+        installed = await asyncio.to_thread(installed_mindspore, server_command(profile, plan.variant), values)
+        runtime_checks = [check_mindspore_env(values, installed)]
+    else:
+        runtime_checks = []
     if profile.runtime == "vllm-cpu":
         device_checks = [check_cpu_engine(values)]
     else:
@@ -72,4 +78,5 @@ async def run_preflight(
         check_multiproc_method(profile.runtime, values),
         check_npu_smi(profile.runtime, npu_smi_found, devices),
         check_sourced_files(env, plan.source_files, profile.runtime),
+        *runtime_checks,
     ]
