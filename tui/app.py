@@ -9,12 +9,15 @@ messages of `tui.screens.messages`.
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from tui.atomic import atomic_write_text
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
 from tui.devices.host import HostSampler, HostSource, disk_probe_path
 from tui.devices.processes import HeldMemory
@@ -139,6 +142,22 @@ class NpuConsoleApp(FailurePolicy, BenchActions, StageActions, PlaygroundActions
             "It is also shown in the Server area.",
             title="Launch command",
         )
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save the screen as SVG in this session's run folder (a server has no ~/Downloads)."""
+        self._save_screenshot(self.export_screenshot(), filename, path)
+
+    @work(exclusive=True, group="screenshot")
+    async def _save_screenshot(self, svg: str, filename: str | None, path: str | None) -> None:
+        try:
+            run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+            name = filename or f"screenshot-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+            target = Path(path) / name if path else run_dir / name
+            await asyncio.to_thread(atomic_write_text, target, svg)
+        except OSError as error:
+            self.notify(f"The screenshot could not be saved: {error.strerror or error}.", severity="error")
+            return
+        self.notify(str(target), title="Screenshot saved")
 
     @work(exclusive=True, group="profiles")
     async def action_switch_profile(self) -> None:

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from tui.api.reply import TokenLogprob
+from widgets.safe_text import escape_controls
 
 SETTLE_AT = 1200  # characters of answer after which a block is settled and no longer redrawn
 
@@ -41,7 +42,7 @@ class ChatTurn(Vertical):
     def compose(self) -> ComposeResult:
         prompt = Text()
         prompt.append(f"{self._label} ▸ ", style="bold")
-        prompt.append(self.prompt)
+        prompt.append(escape_controls(self.prompt))
         yield Static(prompt, classes="prompt")
         with Collapsible(title="Thinking", collapsed=True, classes="-empty"):
             yield Static("", classes="reasoning")
@@ -57,6 +58,7 @@ class ChatTurn(Vertical):
         """
         self.answer_text = answer
         self.reasoning_text = reasoning
+        answer, reasoning = escape_controls(answer), escape_controls(reasoning)  # never raw to the terminal
         if reasoning:
             box = self.query_one(Collapsible)
             box.remove_class("-empty")
@@ -84,7 +86,7 @@ class ChatTurn(Vertical):
         for when they are wanted — each token's log-probability with the alternatives the server listed."""
         self.query_one(".stats", Static).update(Text(stats))
         if error:
-            self.mount(Static(Text(error), classes="error"))
+            self.mount(Static(Text(escape_controls(error)), classes="error"))
         if logprobs:
             self.mount(Collapsible(Static(logprob_table(logprobs)), title=f"Logprobs ({len(logprobs)} tokens)",
                                    collapsed=True))
@@ -100,5 +102,5 @@ def logprob_table(logprobs: Sequence[TokenLogprob]) -> Table:
     for index, item in enumerate(logprobs):
         chance = "N/A" if item.logprob is None else f"{math.exp(item.logprob):.3f}"
         others = "  ".join(f"{token!r} {math.exp(lp):.3f}" for token, lp in item.top if token != item.token)
-        table.add_row(str(index), repr(item.token), chance, others)
+        table.add_row(str(index), escape_controls(repr(item.token)), chance, escape_controls(others))
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -53,12 +54,25 @@ class PlaygroundView(AreaView):
     def compose(self) -> ComposeResult:
         yield Static("", id="pg-bar")
         yield VerticalScroll(id="transcript", can_focus=True)
-        yield Input(placeholder="Type a prompt; Enter sends. Esc cancels a reply, or leaves the box.", id="prompt")
+        yield Input(placeholder="Type a prompt; Enter sends. Esc cancels a reply; 1–4 (after Esc) switch areas.",
+                    id="prompt", select_on_focus=False)
 
     def focus_target(self) -> Widget:
-        # The transcript, not the prompt box: with the box focused, the console's single-letter
-        # keys (1–4, l, s, q…) would be typed into it. Enter moves into the box, Esc back out.
+        # The transcript, so that 1–4 still switch areas; but what is typed here goes to the box
+        # (`on_key`): a sentence typed after `3` or Esc must never reach the console's single-letter
+        # keys (s stops the server).
         return self.transcript
+
+    def on_key(self, event: events.Key) -> None:
+        """With the playground shown but the box not focused (after 3, after Esc), typing goes to the box;
+        only 1–4 (the areas) stay the console's keys here, and the control keys (^T, ^O…) keep working."""
+        box = self.query_one("#prompt", Input)
+        if box.has_focus or not event.is_printable or event.character is None or event.character in "1234":
+            return
+        event.stop()
+        event.prevent_default()
+        box.focus()
+        box.insert_text_at_cursor(event.character)
 
     def action_type_prompt(self) -> None:
         self.query_one("#prompt", Input).focus()

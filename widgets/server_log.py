@@ -16,16 +16,10 @@ from textual.widgets import Input, Log, Static
 
 from tui.server.log_window import FILTER_KINDS, FILTERS, LogFilter, LogLine
 from tui.server.own_requests import is_own_request, process_prefix_end
+from widgets.safe_text import log_text
 
 PANE_LINES = 5000
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def printable(text: str) -> str:
-    """`text` safe to draw: colour codes dropped, any other control character shown escaped (`\\x1b`)."""
-    text = _ANSI.sub("", text)
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+printable = log_text  # what the pane draws of a line: colour codes dropped, other controls escaped
 
 
 class VllmHighlighter(Highlighter):
