@@ -209,7 +209,27 @@ def test_a_pydantic_value_error_chooses_the_hint_of_its_validation_error() -> No
         "max_model_len (max_position_embeddings=32768 or model_max_length=None in model's config.json). "
         "[type=value_error, input_value=ArgsKwargs((), {'model': ...}), input_type=ArgsKwargs]\n"
     )
+    facts = parse_log_text(text)
+    cause = facts["root_cause"]
+    assert isinstance(cause, dict) and cause["kind"] == "max_model_len" and cause["line"] == 2
+    assert cause["detail"] == {"requested": 65536, "supported": 32768, "source": "max_position_embeddings"}
+    assert "--max-model-len" in str(cause["hint"]) and "32768" in str(cause["hint"])
+    errors = facts["errors"]
+    assert isinstance(errors, list) and errors[0]["kind"] == "traceback" and errors[0]["line"] == 1
+    assert str(errors[0]["text"]).startswith("pydantic_core._pydantic_core.ValidationError")
+    # The ValidationError's own message is the ValueError its validator raised, without pydantic's suffix.
+    assert str(errors[0]["message"]).startswith("ValueError: User-specified max_model_len (65536)")
+    assert "[type=value_error" not in str(errors[0]["message"])
+
+
+def test_a_pydantic_value_error_of_no_specific_kind_chooses_the_hint_of_its_validation_error() -> None:
+    text = (
+        "(APIServer pid=5) pydantic_core._pydantic_core.ValidationError: 1 validation error for VllmConfig\n"
+        "(APIServer pid=5)   Value error, Cannot re-initialize CUDA in forked subprocess. To use CUDA with "
+        "multiprocessing, you must use the 'spawn' start method [type=value_error, input_value=1]\n"
+    )
     cause = parse_log_text(text)["root_cause"]
     assert isinstance(cause, dict) and cause["kind"] == "traceback" and cause["line"] == 1
-    assert str(cause["text"]).startswith("pydantic_core._pydantic_core.ValidationError")
-    assert "--max-model-len" in str(cause["hint"]) and "max_position_embeddings" in str(cause["hint"])
+    assert "VLLM_WORKER_MULTIPROC_METHOD=spawn" in str(cause["hint"])
+    assert cause["message"] == ("ValueError: Cannot re-initialize CUDA in forked subprocess. To use CUDA with "
+                                "multiprocessing, you must use the 'spawn' start method")

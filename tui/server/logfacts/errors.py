@@ -20,10 +20,14 @@ import re
 
 from tui.server.logfacts.diagnosis import (
     ASCEND_ERROR,
+    BAD_ARGUMENT,
     ENGINE_DEAD,
     ENGINE_INIT_FAILED,
     HCCL_ERROR,
     KV_CACHE_INSUFFICIENT,
+    MAX_MODEL_LEN,
+    MODEL_NOT_FOUND,
+    NO_PLATFORM,
     OOM,
     PORT_IN_USE,
     TRACEBACK,
@@ -34,12 +38,29 @@ from tui.server.logfacts.diagnosis import (
 )
 
 _OOM = re.compile(r"(?:CUDA|NPU|XPU) out of memory|OutOfMemoryError")
-_KV = re.compile(r"To serve at least one request with the model's max seq len|No available memory for the cache blocks")
+_KV = re.compile(
+    r"To serve at least one request with the model's max seq len|No available memory for the cache blocks"
+    r"|on kv cache allocation is less than requested memory"
+)
 _ARCHITECTURE = re.compile(r"Error in inspecting model architecture|Model architectures \[.*\] are not supported")
 _QUANTIZATION = re.compile(r"quantization is currently not supported in|Unknown quantization method")
 _REMOTE_CODE = re.compile(
     r"(?:consider setting|pass the argument|Please pass) `?trust_remote_code=True"
     r"|contains custom code which must be executed"
+)
+_MODEL_MISSING = re.compile(
+    r"Repo id must be in the form 'repo_name' or 'namespace/repo_name'|Invalid repository ID or local directory"
+    r"|Cannot find any model weights with|RepositoryNotFoundError|Repository Not Found for url"
+    r"|LocalEntryNotFoundError|Cannot find an appropriate cached snapshot folder"
+)
+_MAX_LEN = re.compile(r"max_model_len \(\d+\) is greater than the derived max_model_len")
+_BAD_ARGUMENT = re.compile(
+    r"[\w./-]+(?: \w+)?: error: (?:unrecognized arguments: |argument -|ambiguous option: "
+    r"|the following arguments are required: )"
+)
+_NO_PLATFORM = re.compile(
+    r"Failed to infer device type"
+    r"|lib(?:ascendcl|hccl|ge_runner|acl_op_compiler|ascend_hal)\.so: cannot open shared object file"
 )
 _PORT = re.compile(r"[Aa]ddress already in use|\[Errno 98\]|EADDRINUSE")
 _HCCL_CALL = re.compile(r"HCCL function error: .*error code is (\d+)")
@@ -85,6 +106,9 @@ def classify(message: str) -> tuple[str, str | None] | None:
         return TRUST_REMOTE_CODE, None
     if ("in use" in message or "Errno 98" in message or "EADDRINUSE" in message) and _PORT.search(message):
         return PORT_IN_USE, None
+    found = _setup(message)
+    if found is not None:
+        return found
     found = _hccl(message)
     if found is not None:
         return found
@@ -99,6 +123,20 @@ def classify(message: str) -> tuple[str, str | None] | None:
         return ENGINE_INIT_FAILED, None
     if ("rror" in message or "xception" in message) and _EXCEPTION.match(message):
         return TRACEBACK, None
+    return None
+
+
+def _setup(message: str) -> tuple[str, str | None] | None:
+    """What the launch asked for cannot be served: model, length, flags, platform (each behind a cheap guard)."""
+    if ("epo" in message or "model weights" in message or "snapshot" in message or "EntryNotFound" in message) \
+            and _MODEL_MISSING.search(message):
+        return MODEL_NOT_FOUND, None
+    if "max_model_len" in message and _MAX_LEN.search(message):
+        return MAX_MODEL_LEN, None
+    if "error: " in message and _BAD_ARGUMENT.match(message):
+        return BAD_ARGUMENT, None
+    if ("device type" in message or ".so: " in message) and _NO_PLATFORM.search(message):
+        return NO_PLATFORM, None
     return None
 
 

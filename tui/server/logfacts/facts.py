@@ -28,7 +28,7 @@ import re
 from tui.server.logfacts import keylines, statements
 from tui.server.logfacts.chunks import ChunkReader
 from tui.server.logfacts.compilation import CompilationClues
-from tui.server.logfacts.diagnosis import Diagnosis, root_cause
+from tui.server.logfacts.diagnosis import TRACEBACK, UNSUPPORTED_QUANTIZATION, Diagnosis, root_cause
 from tui.server.logfacts.errors import classify
 from tui.server.logfacts.events import (
     ErrorFound,
@@ -40,6 +40,7 @@ from tui.server.logfacts.events import (
     Stats,
     StatsUpdated,
 )
+from tui.server.logfacts.failure_context import FailureContext
 from tui.server.logfacts.fields import FieldStore
 from tui.server.logfacts.hints import hint_for
 from tui.server.logfacts.keylines import Rule
@@ -52,6 +53,7 @@ from tui.server.logfacts.normalize import (
     split_head,
     strip_prefix,
 )
+from tui.server.logfacts.particulars import details, exception_message, quantization_details
 from tui.server.logfacts.phases import READY, START, Phase, PhaseTracker
 from tui.server.logfacts.statements import P_CONCURRENCY, Offer
 
@@ -66,6 +68,8 @@ FACT_KEYS: tuple[str, ...] = (
 _SCALARS: tuple[str, ...] = tuple(
     key for key in FACT_KEYS if key not in ("compilation", "ready", "stats", "requests", "errors", "root_cause")
 )
+_PRIVATE: tuple[str, ...] = ("quantization",)
+"""Facts the reader keeps for its own rules (the `--quantization` method), not contract keys."""
 _SOURCES = P_CONCURRENCY + 1
 _WRAP_STARTS = frozenset(":,.;)]}")
 _ACCESS = re.compile(r'\S+ - "(\S+) (\S*)[^"]*" (\d{3})\b')
@@ -86,6 +90,7 @@ class LogFacts(ChunkReader):
         "_at",
         "_by_status",
         "_compilation",
+        "_context",
         "_engine_marker",
         "_errors",
         "_fields",
@@ -106,7 +111,7 @@ class LogFacts(ChunkReader):
     def __init__(self, *, collect_events: bool = True) -> None:
         super().__init__(collect_events)
         self._at = 0
-        self._fields = FieldStore(_SCALARS, _SOURCES)
+        self._fields = FieldStore(_SCALARS + _PRIVATE, _SOURCES)
         self._compilation = CompilationClues()
         self._mode: str | None = None
         self._stats: Stats | None = None
@@ -116,6 +121,7 @@ class LogFacts(ChunkReader):
         self._errors: list[Diagnosis] = []
         self._known_errors: dict[tuple[str, str | None], int] = {}
         self._validation: tuple[int, int] | None = None
+        self._context = FailureContext()
         self._phases = PhaseTracker()
         self._progress: dict[str, int] = {}
         self._engine_marker = ""
@@ -202,6 +208,8 @@ class LogFacts(ChunkReader):
                     break
         elif not word and message:
             self._offer_all(statements.banner(message))
+        elif word == "[shutdown]":
+            self._context.note_record(message)
         if level in ERROR_LEVELS:
             self._error(message)
         elif level == "WARNING" and "cudagraph_mode" in message:
@@ -288,12 +296,19 @@ class LogFacts(ChunkReader):
             self._offer("platform", 0, "ascend")
 
     def _on_platform_detected(self, match: re.Match[str], message: str) -> None:
-        if match.group(1).lower() == "cuda":
-            self._offer("platform", 0, "cuda")
+        name = match.group(1).lower()
+        if name in ("cuda", "cpu"):
+            self._offer("platform", 0, name)
 
-    def _on_concurrency(self, match: re.Match[str], message: str) -> None:
-        self._offer("max_concurrency", 0, float(match.group(2)))
-        self._offer("max_model_len", P_CONCURRENCY, int(match.group(1).replace(",", "")))
+    def _on_kv_cache_size(self, match: re.Match[str], message: str) -> None:
+        """`GPU|CPU KV cache size: N tokens` (0.32 adds `, Maximum concurrency for L tokens per request: Xx`)."""
+        self._offer("kv_cache_tokens", 0, int(match.group(1).replace(",", "")))
+        if match.group(2) is not None:
+            self._on_concurrency(match, message, 2)
+
+    def _on_concurrency(self, match: re.Match[str], message: str, first: int = 1) -> None:
+        self._offer("max_concurrency", 0, float(match.group(first + 1)))
+        self._offer("max_model_len", P_CONCURRENCY, int(match.group(first).replace(",", "")))
 
     def _on_npu_mode(self, match: re.Match[str], message: str) -> None:
         if self._compilation.npu_mode is None:
@@ -381,7 +396,8 @@ class LogFacts(ChunkReader):
 
     def _offer(self, name: str, priority: int, value: object) -> None:
         """`value` for `name` from source `priority` (see `fields`); report the field when it changed."""
-        if self._fields.offer(name, priority, value, self._at, self._amending) and self._out is not None:
+        changed = self._fields.offer(name, priority, value, self._at, self._amending)
+        if changed and self._out is not None and name not in _PRIVATE:
             self._out.append(FactChanged(name, self._fields.value(name)))
 
     def _compilation_changed(self) -> None:
@@ -397,41 +413,70 @@ class LogFacts(ChunkReader):
             self._out.append(PhaseEntered(phase, self._at, elapsed))
 
     def _error(self, message: str) -> None:
+        self._context.note(message, self._at)
+        if self._validation is not None and self._validation_detail(message):
+            return
         found = classify(message)
         if found is None:
-            if self._validation is not None:
-                self._validation_detail(message)
             return
         text = message.strip()
         repeated = text.find(" [repeated ")  # Ray's dedup suffix: `[repeated 3x across cluster] (Ray …)`
         if repeated > 0 and "across cluster]" in text:
             text = text[:repeated]
+        detail = None
+        if found[0] == TRACEBACK:
+            method = self._fields.value("quantization")
+            if isinstance(method, str) and self._context.through_quantization(text, self._at, method):
+                found, detail = (UNSUPPORTED_QUANTIZATION, None), quantization_details(method)
+        if self._context.is_stop_echo(found[0]):
+            return
+        self._diagnose(found, text, detail)
+
+    def _diagnose(self, found: tuple[str, str | None], text: str, detail: dict[str, object] | None = None) -> None:
+        """Record a failure of `found` (kind, code) stated by `text` at the current line, once per (kind, code)."""
+        kind, code = found
+        if detail is None:
+            detail = details(kind, text, self._fields.value("model"))
         known = self._known_errors.get(found)
         if known is not None:
             held = self._errors[known]
             if self._amending and held.line == self._at and held.text != text:
                 self._errors[known] = Diagnosis(held.kind, held.code, held.line, text,
-                                                hint_for(held.kind, held.code, text))
+                                                hint_for(kind, code, text, detail), exception_message(text), detail)
             return
-        kind, code = found
-        diagnosis = Diagnosis(kind, code, self._at, text, hint_for(kind, code, text))
+        diagnosis = Diagnosis(kind, code, self._at, text, hint_for(kind, code, text, detail), exception_message(text),
+                              detail)
         self._known_errors[found] = len(self._errors)
-        if kind == "traceback" and "ValidationError" in text:
+        if kind == TRACEBACK and "ValidationError" in text:
             self._validation = (self._at, len(self._errors))
         self._errors.append(diagnosis)
         if self._out is not None:
             self._out.append(ErrorFound(diagnosis))
 
-    def _validation_detail(self, message: str) -> None:
-        """pydantic states what failed validation on the line after the exception: let it choose the hint."""
+    def _validation_detail(self, message: str) -> bool:
+        """pydantic states what failed validation on the line after the exception (`  Value error, X`).
+
+        That line is the real exception (`ValueError: X`): it becomes the ValidationError's message
+        and chooses its hint. It may state a kind of its own (an architecture, a length), or name the
+        `--quantization` method that failed; True when it was recorded as such a failure here.
+        """
         line, index = self._validation or (0, 0)
         self._validation = None
         detail = message.strip()
-        if self._at == line + 1 and detail.startswith("Value error, "):
-            held = self._errors[index]
-            combined = f"{held.text} {detail}"
-            self._errors[index] = Diagnosis(held.kind, held.code, held.line, held.text,
-                                            hint_for(held.kind, held.code, combined))
+        if self._at != line + 1 or not detail.startswith("Value error, "):
+            return False
+        held = self._errors[index]
+        combined = f"{held.text} {detail}"
+        hint = hint_for(held.kind, held.code, combined)
+        self._errors[index] = Diagnosis(held.kind, held.code, held.line, held.text, hint, exception_message(detail),
+                                        held.detail)
+        if classify(message) is not None:
+            return False
+        method = self._fields.value("quantization")
+        if isinstance(method, str) and self._context.through_quantization(detail, self._at, method):
+            self._diagnose((UNSUPPORTED_QUANTIZATION, None), detail, quantization_details(method))
+            return True
+        return False
 
     # ------------------------------------------------------------------ answers
 

@@ -12,13 +12,18 @@ exact code to its CANN family (`EL…` resources, `EI…` HCCL, …) to the kind
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from tui.server.logfacts.diagnosis import (
     ASCEND_ERROR,
+    BAD_ARGUMENT,
     ENGINE_DEAD,
     ENGINE_INIT_FAILED,
     HCCL_ERROR,
     KV_CACHE_INSUFFICIENT,
+    MAX_MODEL_LEN,
+    MODEL_NOT_FOUND,
+    NO_PLATFORM,
     OOM,
     PORT_IN_USE,
     TRACEBACK,
@@ -64,6 +69,18 @@ KIND_HINTS: dict[str, str] = {
         "rank-to-device mapping and the HCCL network (`hccn_tool`)."
     ),
     TRACEBACK: "An unhandled Python exception: fix what its message names.",
+    MODEL_NOT_FOUND: (
+        "vLLM cannot find the model: check the path (or hub id) given to vllm serve, and that the folder holds "
+        "config.json and the weights."
+    ),
+    MAX_MODEL_LEN: (
+        "--max-model-len is longer than the model supports: lower it to the model's max_position_embeddings."
+    ),
+    BAD_ARGUMENT: "vLLM rejected a command-line flag: fix its name or value in [server.flags] (`vllm serve --help`).",
+    NO_PLATFORM: (
+        "vLLM found no device platform: on Ascend install vllm-ascend in the serving environment and source "
+        "CANN's set_env.sh; for vLLM's CPU build set VLLM_TARGET_DEVICE=cpu."
+    ),
 }
 """One sentence per contract kind."""
 
@@ -140,17 +157,21 @@ _TEXT_HINTS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     (TRACEBACK, re.compile(r"Triton Error .*kernel image is invalid"),
      "Triton's kernels do not run on this GPU: install a Triton/vLLM build for it or pick an attention/sampling "
      "backend that avoids Triton."),
-    (TRACEBACK, re.compile(r"max_model_len.*is greater than the derived max_model_len"),
-     "--max-model-len is longer than the model supports: lower it to the model's max_position_embeddings."),
-    (TRACEBACK, re.compile(r"Invalid repository ID or local directory"),
-     "The model path is wrong or has no config.json: check the path (or hub id) given to vllm serve."),
+    (KV_CACHE_INSUFFICIENT, re.compile(r"on kv cache allocation is less than requested memory"),
+     "The host has too little free memory for the CPU KV cache: lower VLLM_CPU_KVCACHE_SPACE (GiB) or "
+     "--kv-cache-memory-bytes, or free memory used by other processes."),
     (TRACEBACK, re.compile(r"Cannot re-initialize (?:NPU|CUDA) in forked subprocess"),
      "Workers were forked after the device was opened: set VLLM_WORKER_MULTIPROC_METHOD=spawn."),
 )
 
 
-def hint_for(kind: str, code: str | None = None, text: str = "") -> str:
-    """One sentence saying what to try for a failure of `kind` (with its `code`, and the line's `text`)."""
+def hint_for(kind: str, code: str | None = None, text: str = "", detail: Mapping[str, object] | None = None) -> str:
+    """One sentence saying what to try for a failure of `kind` (with its `code`, the line's `text` and the
+    particulars in `detail`, see `particulars.details`)."""
+    if detail:
+        particular = _particular_hint(kind, detail)
+        if particular is not None:
+            return particular
     if kind == KV_CACHE_INSUFFICIENT and text:
         match = _KV_FITS.search(text)
         if match:
@@ -171,3 +192,54 @@ def hint_for(kind: str, code: str | None = None, text: str = "") -> str:
         if family is not None and kind in (ASCEND_ERROR, HCCL_ERROR):
             return family
     return KIND_HINTS.get(kind, KIND_HINTS[TRACEBACK])
+
+
+def _particular_hint(kind: str, detail: Mapping[str, object]) -> str | None:
+    """The sentence that names the fix with the failure's own particulars (model, lengths, flag, method)."""
+    if kind == MODEL_NOT_FOUND:
+        return _model_hint(detail)
+    if kind == MAX_MODEL_LEN and isinstance(detail.get("supported"), int):
+        return (
+            f"--max-model-len {detail['requested']} is above what the model supports ({detail['supported']}, its "
+            f"{detail.get('source') or 'max_position_embeddings'}): lower --max-model-len to at most "
+            f"{detail['supported']}."
+        )
+    if kind == BAD_ARGUMENT and detail.get("flag"):
+        flag, suggestion = detail["flag"], detail.get("suggestion")
+        if detail.get("problem") == "unrecognized":
+            if suggestion:
+                return f"vLLM does not know {flag}: did you mean {suggestion}? Fix its name in [server.flags]."
+            return f"vLLM does not know {flag}: remove it from [server.flags] or check `vllm serve --help`."
+        if suggestion:
+            return f"{flag} got a value it does not accept: did you mean {suggestion}? Fix it in [server.flags]."
+        return f"{flag} got a value it does not accept ({detail.get('problem')}): fix it in [server.flags]."
+    if kind == UNSUPPORTED_QUANTIZATION and detail.get("quantization"):
+        method = detail["quantization"]
+        return (
+            f"vLLM failed in its {method} quantization code: remove --quantization {method} for an unquantized "
+            f"checkpoint, or use a checkpoint and method this platform supports (on Ascend, W8A8 with "
+            f"--quantization ascend)."
+        )
+    return None
+
+
+def _model_hint(detail: Mapping[str, object]) -> str | None:
+    model, reason = detail.get("model") or "the model", detail.get("reason")
+    if reason == "missing_path":
+        return (
+            f"The model folder {model} does not exist: fix the path in the profile's [model] (or the path given to "
+            f"vllm serve), or download the model there first."
+        )
+    if reason == "no_weights":
+        return (
+            f"{model} holds no weights (*.safetensors or *.bin): finish the download, or point to the folder that "
+            f"has them (ModelScope may have written them under a `___` name)."
+        )
+    if reason == "unknown_hub_id":
+        if detail.get("offline"):
+            return (
+                f"{model} is not in the local hub cache and downloads are off (HF_HUB_OFFLINE): download it first "
+                f"or give the path of a local folder."
+            )
+        return f"No hub repository {model}: check the id's spelling (log in for a gated model) or give a local folder."
+    return None

@@ -57,9 +57,16 @@ def _rule(pattern: str, action: str, field: str = "", priority: int = 0, phase: 
 _STATS_PATTERN = (
     r"(?:Engine \d+: |\d+ Engines Aggregated: )?Avg prompt throughput: ([\d.]+) tokens/s, "
     r"Avg generation throughput: ([\d.]+) tokens/s, Running: (\d+) reqs, (?:Swapped: \d+ reqs, )?"
-    r"(?:Waiting|Pending): (\d+) reqs, .*?GPU KV cache usage: ([\d.]+)%"
+    r"(?:Waiting|Pending): (\d+) reqs, .*?(?:GPU|CPU|XPU|NPU|TPU) KV cache usage: ([\d.]+)%"
     r"(?:.*?Prefix cache hit rate: ([\d.]+)%)?"
 )
+
+_KV_SIZE_PATTERN = (
+    r"(?:GPU|CPU|XPU|NPU|TPU)(?: \+ host)? KV cache size: ([\d,]+) tokens"
+    r"(?:, Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x)?"
+)
+"""`GPU KV cache size: N tokens` (its own line before ~0.2x); 0.32 names the pool (`CPU`, `GPU + host`) and
+says the maximum concurrency on the same line."""
 
 RECORD_RULES: dict[str, tuple[Rule, ...]] = {
     "vLLM": (
@@ -101,7 +108,10 @@ RECORD_RULES: dict[str, tuple[Rule, ...]] = {
         _rule(r"Available KV cache memory: (-?[\d.]+) GiB", "float", "kv_cache_gib", phase=KV_CACHE),
         _rule(r"Available memory: \d+, total memory: \d+", "phase", phase=KV_CACHE),  # vllm-ascend ≤ 0.14, bytes
     ),
-    "GPU": (_rule(r"GPU KV cache size: ([\d,]+) tokens", "int_commas", "kv_cache_tokens", phase=KV_CACHE),),
+    "GPU": (_rule(_KV_SIZE_PATTERN, "kv_cache_size", phase=KV_CACHE),),
+    "Explicitly": (_rule(r"Explicitly set \(([\d.]+)/[\d.]+\) GiB for KV cache", "float", "kv_cache_gib",
+                         phase=KV_CACHE),),
+    "Auto": (_rule(r"Auto set \(([\d.]+)/[\d.]+\) GiB for KV cache", "float", "kv_cache_gib", phase=KV_CACHE),),
     "#": (_rule(r"# \w+ blocks: \d+", "phase", phase=KV_CACHE),),
     "Maximum": (_rule(r"Maximum concurrency for ([\d,]+) tokens per request: ([\d.]+)x", "concurrency"),),
     "torch.compile": (
@@ -141,6 +151,8 @@ RECORD_RULES: dict[str, tuple[Rule, ...]] = {
 _NPU_MODE = (_rule(r"(\w+) compilation enabled on NPU", "npu_mode"),)
 for _mode in ("PIECEWISE", "FULL", "FULL_DECODE_ONLY", "FULL_AND_PIECEWISE", "NONE"):
     RECORD_RULES[_mode] = _NPU_MODE
+for _pool in ("CPU", "XPU", "NPU", "TPU"):
+    RECORD_RULES[_pool] = RECORD_RULES["GPU"]
 RECORD_RULES["Engines"] = RECORD_RULES["Engine"]  # `2 Engines Aggregated: …`, looked up by its second word
 
 RAW_RULES: dict[str, tuple[Rule, ...]] = {

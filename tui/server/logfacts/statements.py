@@ -39,7 +39,8 @@ _DUMP_FULL_CUDA_GRAPH = re.compile(r"\"full_cuda_graph\":\s*true")
 _GRAPH_JSON_MODES = {
     "0": "NONE", "1": "PIECEWISE", "2": "FULL", "[2,0]": "FULL_DECODE_ONLY", "[2,1]": "FULL_AND_PIECEWISE",
 }
-_DEVICES = {"npu": "ascend", "cuda": "cuda"}
+_DEVICES = {"npu": "ascend", "cuda": "cuda", "cpu": "cpu"}
+_DUMP_QUANTIZATION = re.compile(r"\bquantization=([\w-]+)")
 
 ARGS_DICT = {
     "model": re.compile(r"'model': '([^']*)'"),
@@ -48,6 +49,7 @@ ARGS_DICT = {
     "tensor_parallel_size": re.compile(r"'tensor_parallel_size': (\d+)"),
     "max_num_batched_tokens": re.compile(r"'max_num_batched_tokens': (\d+)"),
     "enforce_eager": re.compile(r"'enforce_eager': (True)"),
+    "quantization": re.compile(r"'quantization': '([\w-]+)'"),
 }
 """`non-default args: {'model': …, 'max_model_len': 16384, …}`."""
 ARGS_NAMESPACE = {
@@ -57,6 +59,7 @@ ARGS_NAMESPACE = {
     "tensor_parallel_size": re.compile(r"\btensor_parallel_size=(\d+)"),
     "max_num_batched_tokens": re.compile(r"\bmax_num_batched_tokens=(\d+)"),
     "enforce_eager": re.compile(r"\benforce_eager=(True)"),
+    "quantization": re.compile(r"\bquantization='([\w-]+)'"),
 }
 """`args: Namespace(…, model='…', max_model_len=26240, …)` (≤ ~v0.8.5)."""
 
@@ -66,6 +69,7 @@ _COMMAND_FLAGS = {
     "tensor_parallel_size": re.compile(r"\s(?:--tensor[-_]parallel[-_]size|-tp)[= ](\d+)"),
     "max_num_batched_tokens": re.compile(r"\s--max[-_]num[-_]batched[-_]tokens[= ](\d+)"),
     "enforce_eager": re.compile(r"\s--enforce[-_]eager(?=\s|$)"),
+    "quantization": re.compile(r"\s(?:--quantization|-q)[= ]([\w-]+)"),
 }
 _BANNER_VERSION = re.compile(r" .*\S  version (\S+)$")
 _BANNER_MODEL = re.compile(r" .*\S  model   (\S+)$")
@@ -104,6 +108,9 @@ def config_dump(engine: str | None, version: str, message: str, clues: Compilati
     found = _DUMP_DEVICE.search(message)
     if found and found.group(1) in _DEVICES:
         offers.append(("platform", 0, _DEVICES[found.group(1)]))
+    found = _DUMP_QUANTIZATION.search(message)
+    if found and found.group(1) != "None":
+        offers.append(("quantization", P_DUMP, found.group(1)))
     _dump_compilation(message, clues)
     return offers
 
@@ -142,6 +149,8 @@ def arguments(patterns: dict[str, re.Pattern[str]], message: str, clues: Compila
             offers.append(("model", 0, value))
         elif name == "dtype":
             offers.append(("dtype", 1, dtype_name(value)))
+        elif name == "quantization":
+            offers.append((name, P_ARGS, value))
         else:
             offers.append((name, P_ARGS, int(value)))
     return offers
@@ -160,6 +169,8 @@ def command(message: str, clues: CompilationClues) -> list[Offer]:
             continue
         if name == "enforce_eager":
             clues.eager = True
+        elif name == "quantization":
+            offers.append((name, P_COMMAND, flag.group(1)))
         else:
             offers.append((name, P_COMMAND, int(flag.group(1))))
     return offers
