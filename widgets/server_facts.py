@@ -85,7 +85,8 @@ def diagnosis_text(root: Diagnosis | None, others: int) -> Text:
     text.append("Root cause: ", style="bold red")
     text.append(root.kind + (f" {root.code}" if root.code else ""), style="bold")
     text.append(f" (log line {root.line})\n", style="dim")
-    text.append(root.text[:300] + ("…" if len(root.text) > 300 else "") + "\n", style="red")
+    said = root.message or root.text  # the exception's own message (`ValueError: …`), else the log line
+    text.append(said[:300] + ("…" if len(said) > 300 else "") + "\n", style="red")
     text.append("Try: ", style="bold")
     text.append(root.hint)
     if others:

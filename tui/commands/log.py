@@ -34,8 +34,10 @@ VLLM_LINE = re.compile(
     r"(?m)(?:^|[\s)\]|>])(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\s+\d\d-\d\d\s+\d\d:\d\d:\d\d(?:\.\d+)?\s"
     r"|\((?:APIServer|EngineCore[\w-]*|VllmWorker[\w-]*|Worker[\w-]*|RayWorkerWrapper|ApiServer_\d+)\s+pid=\d+\)"
     r"|^\[rank\d+\]:|^Traceback \(most recent call last\):|File \"[^\"]*vllm[\w-]*/[^\"]*\.py\", line \d+"
+    r"|^(?:vllm|vllm-mindspore|vllm serve|vllm-mindspore serve|api_server\.py): error: "
 )
-"""A line only a vLLM server log has: its logger's `LEVEL MM-DD HH:MM:SS`, a process prefix, a traceback."""
+"""A line only a vLLM server log has: its logger's `LEVEL MM-DD HH:MM:SS`, a process prefix, a traceback,
+or the CLI's own argparse error (a launch that stopped at a misspelled flag prints nothing else)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +153,8 @@ def print_summary(
     cause = facts["root_cause"]
     if isinstance(cause, dict):
         print(f"root cause: {_kind(cause)} at line {cause['line']}: {cause['text']}", file=out)
+        if cause.get("message") and cause["message"] != cause["text"]:
+            print(f"  message: {cause['message']}", file=out)
         print(f"  try: {cause['hint']}", file=out)
     else:
         print("root cause: none", file=out)
