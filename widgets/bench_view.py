@@ -81,19 +81,29 @@ def _stat_table(title: str) -> Table:
     return table
 
 
+def figure(value: Any) -> str:
+    """A latency for a narrow column: two decimals under 100, one under 1,000, none above (327.1, 1,104)."""
+    number = _number(value)
+    if number is None:
+        return "N/A"
+    return fmt(value, 2 if abs(number) < 100 else 1 if abs(number) < 1000 else 0)
+
+
 def _serve_table(result: Mapping[str, Any]) -> Table:
-    """TTFT/TPOT/ITL/E2EL as rows, mean/median/std and every reported percentile as columns."""
+    """Statistics as rows (mean, std, every percentile; the median is p50 when both exist), TTFT/TPOT/ITL/E2EL
+    as columns: five narrow columns that size to their numbers, so no figure is ever cut off."""
     percentiles = sorted({key.split("_", 1)[0] for key in result
                           if key.startswith("p") and key.endswith("_ttft_ms") and key[1:].split("_")[0]
                           .replace(".", "", 1).isdigit()},
                          key=lambda p: float(p[1:]))
+    stats = ["mean", "std", *percentiles] if "p50" in percentiles else ["mean", "median", "std", *percentiles]
     table = _stat_table("Latency (ms)")
-    table.add_column("", style="bold")
-    for name in ("mean", "median", "std", *percentiles):
-        table.add_column(name, justify="right")
-    for key, label in SERVE_METRICS:
-        cells = [fmt(result.get(f"{stat}_{key}_ms"), 2) for stat in ("mean", "median", "std", *percentiles)]
-        table.add_row(label, *cells)
+    table.add_column("", style="bold", no_wrap=True)
+    columns = [[figure(result.get(f"{stat}_{key}_ms")) for stat in stats] for key, _ in SERVE_METRICS]
+    for (_, label), cells in zip(SERVE_METRICS, columns, strict=True):
+        table.add_column(label, justify="right", no_wrap=True, min_width=max(len(label), *map(len, cells)))
+    for index, stat in enumerate(stats):
+        table.add_row(stat, *(cells[index] for cells in columns))
     return table
 
 
@@ -133,13 +143,22 @@ def _summary_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
             ("throughput", f"{fmt(result.get('request_throughput'), 2)} req/s · "
                            f"{fmt(result.get('output_throughput'), 1)} output tok/s · "
                            f"{fmt(result.get('total_token_throughput'), 1)} total tok/s"),
-            ("peak output", fmt(result.get("max_output_tokens_per_s"), 1, "tok/s")),
+            ("peak output", _peak_output(result)),
         ]
         if result.get("goodput") is not None:
             rows.append(("goodput", fmt(result.get("goodput"), 2, "req/s")))
         if result.get("output_len_forced") is False:
             rows.append(("note", "the server did not force the output length (ignore_eos/min_tokens)"))
     return rows
+
+
+def _peak_output(result: Mapping[str, Any]) -> str:
+    """vLLM's peak output rate is the busiest whole second: on a run shorter than that it reads low."""
+    peak = fmt(result.get("max_output_tokens_per_s"), 1, "tok/s")
+    duration = _number(result.get("duration"))
+    if duration is not None and duration < 2.0:
+        return f"{peak} (vLLM counts whole seconds; this run lasted {duration:.2f} s, so it reads low)"
+    return peak
 
 
 def _server_side(result: Mapping[str, Any]) -> Text | None:
@@ -200,25 +219,24 @@ def bench_result(result: Mapping[str, Any]) -> RenderableType:
 def comparison_table(comparison: Mapping[str, Any]) -> Table:
     """Two results side by side with the change in percent, green where B is better and red where worse."""
     label_a, label_b = str(comparison.get("a")), str(comparison.get("b"))
-    table = Table(title=f"{label_a} → {label_b}", title_justify="left", title_style="bold", box=None,
-                  padding=(0, 1), show_edge=False)
-    table.add_column("metric", style="bold", no_wrap=True)
-    table.add_column(label_a[:24], justify="right")
-    table.add_column(label_b[:24], justify="right")
-    table.add_column("Δ", justify="right")
-    for row in comparison.get("rows") or []:
-        if not isinstance(row, Mapping):
-            continue
+    title = Text(f"{label_a} → {label_b}", style="bold")
+    differ = [item for item in comparison.get("settings_differ") or [] if isinstance(item, Mapping)]
+    if differ:  # above the numbers, where it is read first, not in a caption below the fold
+        title.append("\nNot like for like: " + " · ".join(
+            f"{item.get('setting')} {item.get('a')} → {item.get('b')}" for item in differ), style="bold yellow")
+    head_a, head_b = ("A", "B") if label_a == label_b else (label_a[:24], label_b[:24])
+    rows = [row for row in comparison.get("rows") or [] if isinstance(row, Mapping)]
+    cells_a = [figure(row.get("a")) for row in rows]
+    cells_b = [figure(row.get("b")) for row in rows]
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 1), show_edge=False)
+    table.add_column("metric", style="bold", overflow="fold")  # the names wrap; the numbers never do
+    table.add_column(head_a, justify="right", no_wrap=True, min_width=max([len(head_a), *map(len, cells_a)]))
+    table.add_column(head_b, justify="right", no_wrap=True, min_width=max([len(head_b), *map(len, cells_b)]))
+    table.add_column("Δ", justify="right", no_wrap=True, min_width=7)
+    for row, cell_a, cell_b in zip(rows, cells_a, cells_b, strict=True):
         delta = _number(row.get("delta_pct"))
         better = row.get("better")
         style = "green" if better == "b" else "red" if better == "a" else ""
         delta_text = Text("N/A" if delta is None else f"{delta:+.1f}%", style=style)
-        table.add_row(str(row.get("metric", "")).replace("_", " "), fmt(row.get("a"), 2), fmt(row.get("b"), 2),
-                      delta_text)
-    differ = [item for item in comparison.get("settings_differ") or [] if isinstance(item, Mapping)]
-    if differ:
-        table.caption = "Not like for like: " + " · ".join(
-            f"{item.get('setting')} {item.get('a')} → {item.get('b')}" for item in differ)
-        table.caption_style = "bold yellow"
-        table.caption_justify = "left"
+        table.add_row(str(row.get("metric", "")).replace("_", " "), cell_a, cell_b, delta_text)
     return table

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -37,9 +38,12 @@ def _cell(value: Any, digits: int) -> str:
     return "N/A" if number is None else f"{number:.{digits}f}"
 
 
-def _short(prompt: Any, width: int = 28) -> str:
+def _short(prompt: Any, width: int = 28, pad: bool = False) -> str:
+    """The prompt cut to `width` terminal cells (a Chinese character takes two; `pad`: exactly that wide)."""
     text = str(prompt).replace("\n", "⏎")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if cell_len(text) > width:
+        text = set_cell_size(text, width - 1).rstrip() + "…"
+    return set_cell_size(text, width) if pad else text
 
 
 def verdict_line(result: Mapping[str, Any]) -> Text:
@@ -87,7 +91,7 @@ def prompts_table(result: Mapping[str, Any]) -> Table:
         style = "green" if verdict == "PASS" else "red" if verdict == "FAIL" else ""
         layer = entry.get("first_divergent_layer")
         table.add_row(
-            Text(_short(entry.get("prompt", "")), style=style),
+            Text(_short(entry.get("prompt", ""), pad=True), style=style),
             _cell(entry.get("tokens"), 0),
             _cell(entry.get("top1_agreement"), 3),
             _cell(entry.get("top5_overlap"), 3),
@@ -142,6 +146,17 @@ def precision_result(result: Mapping[str, Any], layers_of: int | None = None) ->
     prompt that tells most (`worst_prompt`).
     """
     parts: list[RenderableType] = [verdict_line(result), prompts_table(result)]
+    failed = [entry for entry in result.get("prompts") or []
+              if isinstance(entry, Mapping) and entry.get("verdict") == "FAIL"]
+    if failed:  # a prompt's own FAIL says why, also (and especially) under an overall PASS
+        why = Text()
+        for entry in failed:
+            reasons = [str(reason) for reason in entry.get("reasons") or []] or ["no reason recorded"]
+            why.append(f"{_short(entry.get('prompt', ''), 28)}: FAIL — {'; '.join(reasons)}\n", style="red")
+        if result.get("verdict") == "PASS":
+            why.append("The overall verdict is judged on all prompts together (and the bf16 noise floor), so one "
+                       "prompt's FAIL does not fail the check; read it as a lead.", style="dim")
+        parts.append(why)
     summary = result.get("summary")
     if isinstance(summary, Mapping):
         parts.append(Text(

@@ -42,10 +42,13 @@ def test_serve_result_shows_each_metric_with_its_percentiles_and_the_servers_own
     assert "serve benchmark · graph · qwen · server 0.11.0" in text
     for label in ("TTFT", "TPOT", "ITL", "E2EL"):
         assert label in text
-    header = next(line for line in text.splitlines() if "median" in line)
-    assert header.split() == ["mean", "median", "std", "p50", "p90", "p99"]
-    ttft_row = next(line for line in text.splitlines() if line.strip().startswith("TTFT"))
-    assert ttft_row.split()[1:] == ["41.00", "40.00", "2.00", "40.00", "44.00", "50.00"]
+    header = next(line for line in text.splitlines() if "TTFT" in line and "E2EL" in line)
+    assert header.split() == ["TTFT", "TPOT", "ITL", "E2EL"]
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines()
+            if line.strip().split(" ")[0] in ("mean", "median", "std", "p50", "p90", "p99")}
+    assert "median" not in rows, "the median is p50: one row, not two"
+    assert rows["mean"] == ["41.00", "15.00", "15.10", "1,950"]
+    assert rows["p50"] == ["40.00", "14.00", "14.10", "1,949"] and rows["p99"][0] == "50.00"
     assert "31 completed · 1 failed" in text and "unlimited in flight · peak 17" in text
     assert "3,968 generated tokens (client counted 3,968)" in text
     assert "HTTP 500: boom × 1" in text
@@ -57,8 +60,8 @@ def test_a_client_bound_run_says_so_and_missing_figures_are_na_not_zero() -> Non
               "server_metrics": {"available": False, "message": "the server has no /metrics (HTTP 404)"}}
     text = plain(bench_result(result))
     assert "Client-bound: the load generator used 97% of a core" in text
-    ttft_row = next(line for line in text.splitlines() if line.strip().startswith("TTFT"))
-    assert ttft_row.split()[1] == "N/A"
+    mean_row = next(line for line in text.splitlines() if line.strip().startswith("mean"))
+    assert mean_row.split()[1] == "N/A"
     assert "the server has no /metrics (HTTP 404)" in text
     assert fmt(None) == "N/A" and fmt(0) == "0" and fmt(0.0) == "0.0" and fmt(12345.0, 1) == "12,345"
     assert fmt(12345) == "12,345" and fmt(True) == "N/A"
@@ -105,7 +108,48 @@ def test_comparison_colours_by_which_side_is_better() -> None:
     assert plain(result_view(comparison)) == text
     assert "Not like for like" not in text
     uneven = {**comparison, "settings_differ": [{"setting": "num_prompts", "a": 32, "b": 64}]}
-    assert "Not like for like: num_prompts 32 → 64" in plain(comparison_table(uneven))
+    lines = plain(comparison_table(uneven)).splitlines()
+    assert lines[1].strip() == "Not like for like: num_prompts 32 → 64", "above the numbers, not below the fold"
+
+
+def test_numbers_are_never_cut_off_in_a_narrow_stages_pane() -> None:
+    """At 120×40 the Stages pane is about 50 columns wide: every figure must be whole."""
+    slow = {**SERVE}
+    for metric in ("ttft", "tpot", "itl", "e2el"):
+        slow.update({f"{stat}_{metric}_ms": 1104.37 for stat in ("mean", "median", "std", "p50", "p90", "p99")})
+    text = plain(bench_result(slow), width=48)
+    assert "…" not in text
+    assert text.count("1,104") == 20, "5 statistics × 4 metrics, whole"
+    comparison = {"a": "graph", "b": "graph", "rows": [
+        {"metric": "mean_e2el_ms", "a": 367.123, "b": 1104.5, "delta_pct": 200.8, "better": "a"},
+        {"metric": "output_throughput", "a": 1104.0, "b": 371.25, "delta_pct": -66.4, "better": "a"}]}
+    text = plain(comparison_table(comparison), width=40)
+    assert "…" not in text and "367.1" in text and "1,104" in text and "1,105" not in text.replace("1,104", "")
+    assert "graph → graph" in text and " A " in text and " B " in text, "identical labels become A and B"
+
+
+def test_a_sub_second_run_says_why_its_peak_is_below_its_mean() -> None:
+    text = plain(bench_result({**SERVE, "duration": 0.35, "max_output_tokens_per_s": 128.0,
+                               "output_throughput": 371.0}))
+    assert "128.0 tok/s (vLLM counts whole seconds; this run lasted 0.35 s" in text
+
+
+def test_wide_characters_keep_the_precision_table_in_column() -> None:
+    result = {**PRECISION, "prompts": [
+        {**PRECISION["prompts"][0], "prompt": "请用一句话介绍一下你自己，以及你能做什么事情"},
+        {**PRECISION["prompts"][0], "prompt": "The capital of France is"}]}
+    text = plain(precision_result(result))
+    rows = [line for line in text.splitlines() if ("请" in line or "The capital" in line) and "1.000" in line]
+    from rich.cells import cell_len
+    assert len(rows) == 2
+    first_number = [cell_len(row[: row.index(" " + str(PRECISION["prompts"][0]["tokens"]) + " ")]) for row in rows]
+    assert first_number[0] == first_number[1], "the token counts line up"
+
+
+def test_a_prompts_fail_under_an_overall_pass_gives_its_reason() -> None:
+    failing = {**PRECISION["prompts"][0], "verdict": "FAIL", "reasons": ["top-1 agreement 0.80 < 0.90"]}
+    text = plain(precision_result({**PRECISION, "verdict": "PASS", "reasons": [], "prompts": [failing]}))
+    assert "FAIL — top-1 agreement 0.80 < 0.90" in text and "judged on all prompts together" in text
 
 
 PRECISION: dict[str, Any] = {
