@@ -199,11 +199,11 @@ async def run_accuracy(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.result_json is not None:
         atomic_write_json(args.result_json, result)
-    for error in tally.first_errors:
-        emit_log(f"a request failed: {error}", "warning")
     if tally.graded == 0:
         first = f": {tally.first_errors[0]}" if tally.first_errors else ""
         raise AccuracyError(f"no request succeeded ({tally.failed} failed){first}", 1, result)
+    for error in tally.first_errors:
+        emit_log(f"a request failed: {error}", "warning")
     if tally.failed:
         emit_log(f"{tally.failed} of {len(problems)} requests failed and are not scored: the accuracy covers the "
                  f"{tally.graded} problems that were answered", "warning")
