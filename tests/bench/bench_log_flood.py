@@ -31,6 +31,7 @@ from tests.bench.keystrokes import FrameClock, summary
 from tui.app import make_app
 from tui.devices.host import HostSampler
 from tui.profiles import load_profile, shipped_profiles_dir
+from tui.server.launch_plan import LaunchPlan
 from tui.session import ConsoleSession
 
 TARGET_MS = 100.0
@@ -77,8 +78,9 @@ async def measure(total: int, rate: float) -> None:
             await pilot.pause(0.5)
             rss_before = me.memory_info().rss
             started = time.monotonic()
-            await app.server.launch([sys.executable, str(writer), str(total), str(rate)], os.environ,
-                                    folder / "server.log", "http://127.0.0.1:9", None)
+            flood = LaunchPlan("flood", None, str(writer), (sys.executable, str(writer), str(total), str(rate)),
+                               {}, ())
+            await app.server.launch(flood, os.environ, folder, "http://127.0.0.1:9", None)
             index = 0
             rss_peak = rss_before
             while app.server.status.state == "starting":

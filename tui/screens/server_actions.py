@@ -13,13 +13,11 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 
-from tui.atomic import atomic_write_json, atomic_write_text
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import stop_tree
@@ -42,8 +40,9 @@ from tui.server.attach_check import find_left_running, record_left_running, serv
 from tui.server.environment import resolve_environment
 from tui.server.launch_plan import LaunchPlan, launch_plan, shell_command
 from tui.server.launcher import LaunchError
+from tui.server.pipeline_evidence import EvidenceError, evidence_sentence
 from tui.server.preflight import run_preflight
-from tui.server.serving_metrics import MetricsHistory, ServingMetrics
+from tui.server.serving_metrics import MetricsHistory
 from tui.session import ConsoleSession
 from widgets.server_facts import metrics_rows, stats_rows
 from widgets.server_log import ServerLog, printable
@@ -161,7 +160,7 @@ class ServerActions(App[None]):
         )
         if target is None:
             return
-        self.server.attach(target.log_path, target.url, target.from_start, api_key)
+        self.server.attach(target.log_path, target.url, target.from_start, api_key, self.session.run_dir)
         self._attached_pids = await asyncio.to_thread(server_tree, target.pid)
         self.main.show_area("server")
         for view in self.main.query(ServerView):
@@ -193,8 +192,7 @@ class ServerActions(App[None]):
             await self._stop_and_check(quitting=True)
             self.exit()
         elif choice == "leave":
-            if self.server.server is not None:
-                self.server.server.release()
+            self.server.release()
             await asyncio.to_thread(self._record_left_running)
             self.exit()
 
@@ -242,14 +240,14 @@ class ServerActions(App[None]):
             await asyncio.sleep(0.5)  # let the next device read see the memory come back
 
     async def _launch(self, profile: Profile, plan: LaunchPlan, env: dict[str, str]) -> None:
-        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
-        await asyncio.to_thread(_save_launch, run_dir, plan)
         self._prelaunch_hbm = self._selected_hbm(plan.env)
-        self._metrics.clear()
-        try:
-            await self.server.launch(plan.argv, env, run_dir / "server.log", profile.base_url,
-                                     self._api_key(profile))
-        except LaunchError as error:
+        try:  # the pipeline writes launch.json, launch.sh, facts.json and stop.json, as `serve` does
+            run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+            await self.server.launch(plan, env, run_dir, profile.base_url, self._api_key(profile))
+        except OSError as error:
+            self.server.set_status("failed", detail=evidence_sentence(self.session.runs_root, error))
+            return
+        except (LaunchError, EvidenceError) as error:
             self.server.set_status("failed", detail=str(error))
             return
         self.session.launched_pids = (self.server.status.pid,) if self.server.status.pid else ()
@@ -335,9 +333,7 @@ class ServerActions(App[None]):
         self._show_facts()
 
     def on_server_metrics_read(self, message: ServerMetricsRead) -> None:
-        if isinstance(message.result, ServingMetrics):
-            self._metrics.add(message.at, message.result)
-        self._show_facts()
+        self._show_facts()  # the pipeline keeps the history (reset by a launch and by an attach alike)
 
     def on_server_log_filter_changed(self, message: ServerLog.FilterChanged) -> None:
         for view in self.main.query(ServerView):
@@ -416,21 +412,10 @@ class ServerActions(App[None]):
     def _show_facts(self) -> None:
         said = self.server.view
         finished = self.server.status.state not in ("starting",)
-        rows = metrics_rows(self._metrics) if self.server.status.state in ("ready", "attached") else []
+        rows = metrics_rows(self.server.metrics) if self.server.status.state in ("ready", "attached") else []
         if not rows:  # no /metrics (attached to a log only, or not scraped yet): the log's own stats lines
             rows = stats_rows(self.server.stats_history)
         for area in self.main.query(ServerView):
             area.show_facts(said.facts, said.phases, self.server.progress, said.root_cause, said.error_count,
                             rows, finished)
 
-
-def _save_launch(run_dir: Path, plan: LaunchPlan) -> None:
-    """The launch as evidence: the script an operator can re-run, and the argv exactly.
-
-    The full inherited environment is not saved: it can hold secrets (API keys, tokens).
-    """
-    atomic_write_text(run_dir / "launch.sh", "#!/bin/sh\n" + plan.shell_script() + "\n", mode=0o755)
-    atomic_write_json(run_dir / "launch.json", {
-        "profile": plan.profile_name, "variant": plan.variant, "argv": list(plan.argv),
-        "env_overrides": dict(plan.env), "source_files": list(plan.source_files),
-    })
