@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
+
+from tests.leftovers import LeftoverGuard, become_subreaper
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -25,3 +28,26 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.chdir(home)
     return home
+
+
+_GUARD = LeftoverGuard()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    become_subreaper()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    yield
+    _GUARD.note(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    survivors = _GUARD.survivors()
+    if survivors:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["processes started by the tests outlived the suite (now killed):", *survivors]
+        if reporter is not None:
+            reporter.write_line("\n  ".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
