@@ -25,6 +25,7 @@ from tui.playground import PlaygroundState
 from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
 from tui.screens.bench_actions import BenchActions
 from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.clipboard import clipboard_sentence
 from tui.screens.commands import ConsoleCommandsProvider
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
@@ -137,11 +138,9 @@ class NpuConsoleApp(FailurePolicy, BenchActions, StageActions, PlaygroundActions
             return
         script = launch_plan(profile, self.session.variant, self.session.env).shell_script()
         self.copy_to_clipboard(script)
-        self.notify(
-            "Copied the launch script to the clipboard (through your terminal: OSC 52). "
-            "It is also shown in the Server area.",
-            title="Launch command",
-        )
+        self.notify(clipboard_sentence("the launch script", self.session.env,
+                                       "It is also shown in the Server area and saved as launch.sh at each launch."),
+                    title="Launch command")
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save the screen as SVG in this session's run folder (a server has no ~/Downloads)."""

@@ -216,6 +216,11 @@ def bench_result(result: Mapping[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
+def _setting(value: Any) -> str:
+    """A setting's value as an operator reads it (a result that lacks it says so, never `None`)."""
+    return "not recorded" if value is None else str(value)
+
+
 def comparison_table(comparison: Mapping[str, Any]) -> Table:
     """Two results side by side with the change in percent, green where B is better and red where worse."""
     label_a, label_b = str(comparison.get("a")), str(comparison.get("b"))
@@ -223,7 +228,8 @@ def comparison_table(comparison: Mapping[str, Any]) -> Table:
     differ = [item for item in comparison.get("settings_differ") or [] if isinstance(item, Mapping)]
     if differ:  # above the numbers, where it is read first, not in a caption below the fold
         title.append("\nNot like for like: " + " · ".join(
-            f"{item.get('setting')} {item.get('a')} → {item.get('b')}" for item in differ), style="bold yellow")
+            f"{item.get('setting')} {_setting(item.get('a'))} → {_setting(item.get('b'))}" for item in differ),
+            style="bold yellow")
     head_a, head_b = ("A", "B") if label_a == label_b else (label_a[:24], label_b[:24])
     rows = [row for row in comparison.get("rows") or [] if isinstance(row, Mapping)]
     cells_a = [figure(row.get("a")) for row in rows]

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))
         else:
-            for key, value in outcome.result.items():
-                print(f"{key}: {value}")
+            for key, value in outcome.result.items():  # nested values as JSON, never a Python repr
+                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                print(f"{key}: {shown}")
     return exit_status(outcome, echo)

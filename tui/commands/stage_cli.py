@@ -30,17 +30,33 @@ class StageEcho:
         self.prog = prog
         self.line = line
         self.said_error = False
+        self._open = False  # a progress line is on the terminal without its newline yet
+        self._tty = sys.stderr.isatty()
+
+    def _end_progress(self) -> None:
+        if self._open:
+            print(file=sys.stderr)
+            self._open = False
 
     def __call__(self, event: StageEvent | str) -> None:
         if isinstance(event, Progress):
-            print(f"\r{self.line(event)}", end="", file=sys.stderr, flush=True)
+            if self._tty:  # one line that updates in place; into a pipe or a file, no \r frames at all
+                print(f"\r{self.line(event)}", end="", file=sys.stderr, flush=True)
+                self._open = True
         elif isinstance(event, LogEvent):
-            print(f"\n{event.level}: {event.message}", file=sys.stderr)
+            self._end_progress()
+            print(f"{event.level}: {event.message}", file=sys.stderr)
         elif isinstance(event, StageError):
             self.said_error = True
-            print(f"\n{self.prog}: {event.message}", file=sys.stderr)
+            self._end_progress()
+            print(f"{self.prog}: {event.message}", file=sys.stderr)
         elif isinstance(event, str) and event.strip():
+            self._end_progress()
             print(event, file=sys.stderr)
+
+    def close(self) -> None:
+        """End an open progress line (after the stage)."""
+        self._end_progress()
 
 
 def run_stage(name: str, args: Sequence[str], *, run_dir: Path, python: str | None,
@@ -48,7 +64,7 @@ def run_stage(name: str, args: Sequence[str], *, run_dir: Path, python: str | No
     """Run stage `name` to its end (Ctrl-C raises KeyboardInterrupt after the stage is stopped)."""
     stage = StageRun(name, args, run_dir=run_dir, python=python, env=env, on_event=echo)
     outcome = asyncio.run(stage.run())
-    print(file=sys.stderr)
+    echo.close()
     return outcome
 
 

@@ -25,6 +25,7 @@ from tui.chat_journal import ChatJournal, journals_under, read_conversations
 from tui.playground import PlaygroundState
 from tui.runs import safe_name
 from tui.screens.choice import Choice, ChoiceScreen
+from tui.screens.clipboard import clipboard_sentence
 from tui.screens.main import MainScreen
 from tui.screens.options import Options, OptionsScreen
 from tui.screens.server_control import ServerControl
@@ -149,10 +150,12 @@ class PlaygroundActions(App[None]):
         _, reply, http_request = self._last_exchange
         if what == "copy_curl":
             self.copy_to_clipboard(as_curl(http_request))
-            self.notify("Copied the exact request as a curl command (the API key as its variable).")
+            self.notify(clipboard_sentence("the exact request as a curl command (the API key as its variable)",
+                                           self.session.env, "The request is also in the run's chat.jsonl."))
         elif reply is not None:
             self.copy_to_clipboard(reply.text)
-            self.notify(f"Copied the reply ({len(reply.text)} characters).")
+            self.notify(clipboard_sentence(f"the reply ({len(reply.text)} characters)", self.session.env,
+                                           "The reply is also in the run's chat.jsonl."))
 
     # ---- streaming ---------------------------------------------------------------------------
 
@@ -278,5 +281,5 @@ class PlaygroundActions(App[None]):
             view.update_turn(turn, saved.reply or "", saved.reasoning)
             turn.finish("saved " + (saved.finish_reason or ""), saved.error)
         self._show_playground_settings()
-        self.notify(f"Reopened: {conversation.title}. New prompts continue it.")
+        self.notify(f"Reopened: {conversation.title.rstrip('.')}. New prompts continue it.")
 
