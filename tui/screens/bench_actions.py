@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import math
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,6 @@ from tui.stages.runner import StageOutcome, list_stage_runs
 from tui.stages.stage_args import BENCH_MODES, BenchMode, bench_args
 
 READY_TIMEOUT_S = 30 * 60.0  # a large model's start can take many minutes; the operator can stop it (s)
-READY_POLL_S = 0.25
 
 
 class BenchActions(App[None]):
@@ -133,14 +131,11 @@ class BenchActions(App[None]):
         problem = await self._preflight_and_launch(profile, variant)
         if problem is not None:
             return problem
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            state = self.server.status.state
-            if state == "ready":  # ServerControl says ready once the API answers, not on the log line alone
-                return None
-            if state in ("failed", "stopped", "not started"):
-                return self.server.status.detail or f"the server {state} before it was ready"
-            await asyncio.sleep(READY_POLL_S)
+        status = await self.server.wait_settled(READY_TIMEOUT_S)  # an event: ready once the API answers
+        if status.state == "ready":
+            return None
+        if status.state in ("failed", "stopped", "not started"):
+            return status.detail or f"the server {status.state} before it was ready"
         return f"the server was not ready within {READY_TIMEOUT_S / 60:.0f} minutes"
 
     async def _compare_variants(self, profile: Profile) -> None:
