@@ -14,7 +14,6 @@ answers a 4-shot GSM8K problem in seconds, the stage spends well under a millise
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.stages.accuracy.canned import CannedServer
+from tests.stages.accuracy.canned import CannedServer, expected_counts
 from tui.stages.events import Result, parse_event
 
 
@@ -52,6 +51,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=1319, help="problems per run (default: the whole split)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 64], help="requests in flight")
     args = parser.parse_args()
+    graded, correct, _, _ = expected_counts(args.limit, "aisbench")
     server = CannedServer().start()
     try:
         print(f"GSM8K accuracy stage against the canned server, {args.limit} problems, chat form, 4-shot")
@@ -60,10 +60,12 @@ def main() -> int:
             for stream in (False, True):
                 for concurrency in args.concurrency:
                     wall, cpu, result = run_once(server.url, args.limit, concurrency, stream, Path(tmp))
+                    if (result["total"], result["correct"]) != (graded, correct):
+                        raise SystemExit(f"wrong figures: {result}")
                     rate = args.limit / result["duration_s"]
                     print(f"{'streamed' if stream else 'whole':<9} {concurrency:>5} {rate:>11.0f} {wall:>7.2f} "
                           f"{1000 * cpu / args.limit:>15.2f} {result['accuracy']:>8.2f}%")
-        print(json.dumps({"requests_seen": len(server.requests)}))
+        print(f"every run: {correct}/{graded} right, as the canned key says; {len(server.requests)} requests served")
     finally:
         server.stop()
     return 0

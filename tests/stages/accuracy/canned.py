@@ -75,6 +75,7 @@ def reply_for(index: int, reference: str, chat: bool) -> str:
     """The canned reply of problem `index`, built around its reference answer."""
     ref = int(reference)
     steps = f"First, 3 + 4 = 7 and 12 * 5 = 60.\nThen we take {ref + 17} - 17 = {ref}.\n"
+    trailing = 3 if ref != 3 else 4  # a distracting number after the answer, never the answer itself
     kind = kind_of(index)
     if kind == "right_phrase":
         return steps + f"The answer is {ref}"
@@ -86,9 +87,9 @@ def reply_for(index: int, reference: str, chat: bool) -> str:
         return (steps + f"The answer is {ref}\n\nQuestion: A farmer has 12 cows and buys 7 more. How many cows "
                         "does he have?\nLet's think step by step\nAnswer:\n12 + 7 = 19\nThe answer is 19")
     if kind == "boxed_then_number":
-        return steps + f"So the total is $\\boxed{{{ref:,}}}$.\nThat took 3 steps."
+        return steps + f"So the total is $\\boxed{{{ref:,}}}$.\nThat took {trailing} steps."
     if kind == "hash_then_number":
-        return steps + f"#### {ref}\nI checked it 2 ways."
+        return steps + f"#### {ref}\nI checked it {trailing} ways."
     if kind == "phrase_wrong_last_right":
         return steps + f"The answer is {ref + 5}. Wait, I added 5 twice; recounting, it is {ref}"
     if kind == "decimal":
@@ -169,8 +170,9 @@ class CannedServer:
         if kind_of(problem.index) == "fail":
             return web.json_response({"object": "error", "message": "canned internal error"}, status=500)
         text = reply_for(problem.index, problem.reference, chat)
+        finish = "length" if kind_of(problem.index) == "no_number" else "stop"  # it rambled to max_tokens
         if not body.get("stream"):
-            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+            choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
             if chat:
                 choice["message"] = {"role": "assistant", "content": text}
             else:
@@ -183,7 +185,7 @@ class CannedServer:
         pieces = [text[i:i + self.chunk_chars] for i in range(0, len(text), self.chunk_chars)]
         for number, piece in enumerate(pieces):
             last = number == len(pieces) - 1
-            choice = {"index": 0, "finish_reason": "stop" if last else None}
+            choice = {"index": 0, "finish_reason": finish if last else None}
             if chat:
                 choice["delta"] = {"content": piece}
             else:

@@ -17,7 +17,7 @@ import pytest
 from tests.stages.accuracy.canned import MODEL, CannedServer, expected_counts, kind_of
 from tui.stages.accuracy.__main__ import build_parser
 from tui.stages.accuracy.stage import RESULT_KEYS, AccuracyError, run_accuracy
-from tui.stages.events import Progress, Result, StageError, parse_event
+from tui.stages.events import LogEvent, Progress, Result, StageError, parse_event
 
 LIMIT = 26  # two rounds of the canned kinds: 2 failed requests, 24 graded
 
@@ -54,9 +54,13 @@ async def test_each_grader_gives_the_known_accuracy(canned: CannedServer, tmp_pa
     thought = [line for line in lines if kind_of(line["id"]) == "think"]
     if form == "--chat":  # the thinking is kept apart from the answer the graders read
         assert all("<think>" not in line["reply"] and "Maybe" in line["reasoning"] for line in thought)
-    progress = [parse_event(line) for line in capsys.readouterr().out.splitlines()]
-    last = [event for event in progress if isinstance(event, Progress)][-1]
+    events = [parse_event(line) for line in capsys.readouterr().out.splitlines()]
+    last = [event for event in events if isinstance(event, Progress)][-1]
     assert (last.done, last.total, last.extra["accuracy"]) == (LIMIT, LIMIT, result["accuracy"])
+    warnings = [event.message for event in events if isinstance(event, LogEvent) and event.level == "warning"]
+    assert f"{failed} of {LIMIT} requests failed and are not scored" in " ".join(warnings)
+    assert f"{no_number} replies stopped at --max-tokens 512" in " ".join(warnings)
+    assert f"{no_number} replies held no number the {grader} grader could read" in " ".join(warnings)
 
 
 async def test_requests_carry_the_few_shot_prompt_and_the_settings(canned: CannedServer, tmp_path: Path) -> None:
@@ -124,3 +128,14 @@ def test_bad_options_are_an_error_event_and_exit_2(bad: list[str]) -> None:
     assert done.returncode == 2
     (event,) = [parse_event(line) for line in done.stdout.splitlines()]
     assert isinstance(event, StageError) and event.message.startswith("python -m tui.stages.accuracy: ")
+
+
+@pytest.mark.parametrize("grader", ["aisbench", "lm-eval", "boxed"])
+async def test_the_whole_split_gives_the_known_accuracy(canned: CannedServer, tmp_path: Path, grader: str) -> None:
+    """All 1,319 problems: every reference (thousands, large numbers) through every grader, exactly as keyed."""
+    args = build_parser().parse_args(["--url", canned.url, "--limit", "all", "--grader", grader, "--concurrency", "32",
+                                      "--items", str(tmp_path / "items.jsonl")])
+    result = await run_accuracy(args)
+    graded, correct, no_number, failed = expected_counts(1319, grader)
+    assert (result["limit"], result["total"], result["correct"], result["extraction_failures"],
+            result["failed_requests"]) == (1319, graded, correct, no_number, failed)

@@ -52,6 +52,7 @@ class Tally:
     correct: int = 0
     extraction_failures: int = 0
     failed: int = 0
+    cut_by_max_tokens: int = 0
     in_flight: int = 0
     first_errors: list[str] = field(default_factory=list)
 
@@ -129,6 +130,7 @@ async def _run_problems(args: argparse.Namespace, session: aiohttp.ClientSession
                 tally.graded += 1
                 tally.correct += bool(item["correct"])
                 tally.extraction_failures += item["extracted"] is None
+                tally.cut_by_max_tokens += answer.finish_reason == "length"
             else:
                 tally.failed += 1
                 if len(tally.first_errors) < 3 and answer.error not in tally.first_errors:
@@ -207,6 +209,9 @@ async def run_accuracy(args: argparse.Namespace) -> dict[str, Any]:
     if tally.failed:
         emit_log(f"{tally.failed} of {len(problems)} requests failed and are not scored: the accuracy covers the "
                  f"{tally.graded} problems that were answered", "warning")
+    if tally.cut_by_max_tokens:
+        emit_log(f"{tally.cut_by_max_tokens} replies stopped at --max-tokens {args.max_tokens} (finish reason "
+                 "'length'); a model that reasons at length needs more", "warning")
     if tally.extraction_failures:
         emit_log(f"{tally.extraction_failures} replies held no number the {args.grader} grader could read "
                  "(scored wrong)", "warning")
