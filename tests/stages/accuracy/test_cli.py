@@ -77,3 +77,14 @@ def test_compare_of_something_that_is_no_run_exits_2(tmp_path: Path) -> None:
     done = accuracy("compare", str(tmp_path / "x.json"), str(tmp_path / "missing"))
     assert done.returncode == 2 and done.stderr.startswith("npu-console accuracy compare: ")
     assert "Traceback" not in done.stderr
+
+
+def test_an_unwritable_json_path_is_one_sentence_and_the_result_is_kept(canned: CannedServer, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = accuracy("--url", canned.url, "--limit", "2", "--json", str(blocker / "acc.json"), "--runs-dir",
+                    str(tmp_path / "runs"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"cannot write --json {blocker / 'acc.json'}" in done.stderr
+    (folder,) = list((tmp_path / "runs" / "cli").glob("*/accuracy-*"))
+    assert json.loads((folder / "result.json").read_text())["limit"] == 2

@@ -171,7 +171,10 @@ async def run_accuracy(args: argparse.Namespace) -> dict[str, Any]:
                  "itself removes every comma, so '3,4' reads 4 here and 34 there")
     tally = Tally(len(problems))
     items_path = _items_path(args)
-    items = ItemsFile(items_path) if items_path is not None else None
+    try:
+        items = ItemsFile(items_path) if items_path is not None else None
+    except OSError as exc:
+        raise AccuracyError(f"cannot write the per-problem file {items_path}: {exc.strerror or exc}", 2) from exc
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -200,7 +203,11 @@ async def run_accuracy(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_tokens},
     }
     if args.result_json is not None:
-        atomic_write_json(args.result_json, result)
+        try:
+            atomic_write_json(args.result_json, result)
+        except OSError as exc:
+            raise AccuracyError(f"cannot write --json {args.result_json}: {exc.strerror or exc}; the result is in "
+                                "the run folder", 2, result) from exc
     if tally.graded == 0:
         first = f": {tally.first_errors[0]}" if tally.first_errors else ""
         raise AccuracyError(f"no request succeeded ({tally.failed} failed){first}", 1, result)
