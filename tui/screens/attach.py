@@ -61,10 +61,11 @@ class AttachScreen(DialogScreen[AttachTarget | None]):
     DEFAULT_CSS = """
     AttachScreen > #dialog { max-width: 110; }
     AttachScreen Input { margin-bottom: 1; }
-    AttachScreen #left { height: auto; max-height: 6; border: none; margin-bottom: 1; }
+    AttachScreen #left, AttachScreen #left:focus { height: auto; max-height: 6; border: none; margin-bottom: 1; }
     AttachScreen #findings { height: auto; }
+    AttachScreen #dialog-body Label { width: 1fr; }
     """
-    title = "Attach to a running server"
+    dialog_title = "Attach to a running server"
 
     def __init__(self, default_url: str | None, left_running: list[LeftRunning] | None = None,
                  api_key: str | None = None, transport: Any | None = None) -> None:
@@ -84,7 +85,7 @@ class AttachScreen(DialogScreen[AttachTarget | None]):
             yield Label(Text("No server this console left running is still up.", style="dim"))
         yield Label("Its log file (what `vllm serve … 2>&1 | tee FILE` writes); leave empty for none:")
         yield Input(placeholder="/path/to/server.log", id="log-path")
-        yield Checkbox("Read the log from its start (otherwise: the last 200 lines, then follow)", id="start")
+        yield Checkbox("From the log's start (else its last 200 lines)", id="start")
         yield Label("Its URL (for /metrics and the playground); leave empty for none:")
         yield Input(value=self._default_url, placeholder="http://127.0.0.1:8000", id="url")
         yield Static("", id="findings")

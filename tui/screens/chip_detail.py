@@ -29,7 +29,7 @@ class ChipDetailScreen(DialogScreen[None]):
         self._npu = npu
         self._usages = usages
         self._error = error
-        self.title = f"NPU {npu} usage (npu-smi info -t usages -i {npu})"
+        self.dialog_title = f"NPU {npu} usage (npu-smi info -t usages -i {npu})"
 
     def body(self) -> Iterable[Widget]:
         if self._error:

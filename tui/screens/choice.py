@@ -31,7 +31,7 @@ class ChoiceScreen(DialogScreen[str | None]):
     DEFAULT_CSS = """
     ChoiceScreen > #dialog { max-width: 110; }
     ChoiceScreen #hint { dock: top; margin-bottom: 1; }
-    ChoiceScreen OptionList { height: auto; max-height: 100%; border: none; }
+    ChoiceScreen OptionList, ChoiceScreen OptionList:focus { height: auto; max-height: 100%; border: none; }
     """
 
     def __init__(self, title: str, choices: list[Choice], hint: str = "", current: str | None = None) -> None:

@@ -27,7 +27,7 @@ class ConfirmScreen(DialogScreen[bool]):
 
     def __init__(self, title: str, question: str, action_label: str) -> None:
         super().__init__()
-        self.title = title
+        self.dialog_title = title
         self._question = question
         self._action_label = action_label
 

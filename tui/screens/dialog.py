@@ -50,11 +50,11 @@ class DialogScreen(ModalScreen[ResultT]):
     ESCAPE_LABEL = "cancel"
     BORDER = "$accent"
 
-    title: str = ""
+    dialog_title: str = ""  # the border title (`title` is the Screen's own reactive)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as box:
-            box.border_title = self.title
+            box.border_title = self.dialog_title
             with VerticalScroll(id="dialog-body", can_focus=False):
                 yield from self.body()
             buttons = list(self.buttons())

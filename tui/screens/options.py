@@ -54,7 +54,7 @@ class OptionsScreen(DialogScreen[Options | None]):
     OptionsScreen Grid { grid-size: 2; grid-columns: 22 1fr; grid-rows: 3; height: auto; }
     OptionsScreen Grid Label { padding-top: 1; }
     """
-    title = "Playground options (empty = the server's default)"
+    dialog_title = "Playground options (empty = the server's default)"
 
     def __init__(self, options: Options, models: list[str]) -> None:
         super().__init__()

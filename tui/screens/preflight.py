@@ -43,7 +43,7 @@ class PreflightScreen(DialogScreen[str | None]):
     DEFAULT_CSS = """
     PreflightScreen #summary { margin-bottom: 1; }
     """
-    title = "Preflight"
+    dialog_title = "Preflight"
 
     def __init__(self, checks: Sequence[Check], command: str, *, launching: str | None = None) -> None:
         super().__init__()
