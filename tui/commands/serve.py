@@ -260,13 +260,14 @@ async def _launch_and_watch(prepared: Prepared, signals: SignalWatch, out: TextI
 
     from tui.server.launcher import LaunchError
     from tui.server.pipeline import ServerPipeline
-    from tui.server.pipeline_evidence import EvidenceError
+    from tui.server.pipeline_evidence import EvidenceError, redacted_argv
 
     session, plan = prepared.session, prepared.plan
     profile = session.profile
     assert profile is not None
     pipeline = ServerPipeline(CliListener(out, err), http_transport=session.http_transport)
-    print(f"Launching: {' '.join(plan.argv)}\nLog: {prepared.run_dir / 'server.log'}", file=out, flush=True)
+    print(f"Launching: {' '.join(redacted_argv(plan.argv, prepared.env))}\nLog: {prepared.run_dir / 'server.log'}",
+          file=out, flush=True)
     api_key = os.environ.get(profile.server.api_key_env) if profile.server.api_key_env else None
     try:
         await pipeline.launch(plan, prepared.env, prepared.run_dir, profile.base_url, api_key)
@@ -308,6 +309,7 @@ async def _stop(pipeline: ServerPipeline, signals: SignalWatch, out: TextIO, err
 
 
 def _report_end(pipeline: ServerPipeline, err: TextIO, out: TextIO) -> int:
+    from tui.redact import redact
     from tui.server.pipeline_parse import diagnosis_message
 
     server = pipeline.server
@@ -323,9 +325,9 @@ def _report_end(pipeline: ServerPipeline, err: TextIO, out: TextIO) -> int:
         return EXIT_FAILED
     code = f" {root.code}" if root.code else ""
     message = diagnosis_message(root)
-    print(f"npu-console serve: {sentence}; root cause: {root.kind}{code}: {message}", file=err)
+    print(redact(f"npu-console serve: {sentence}; root cause: {root.kind}{code}: {message}"), file=err)
     print(f"  what to try: {root.hint}", file=err)
-    print(f"  log line {root.line}: {root.text.strip()}", file=err)
+    print(redact(f"  log line {root.line}: {root.text.strip()}"), file=err)
     return EXIT_FAILED
 
 

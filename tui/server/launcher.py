@@ -122,6 +122,9 @@ class ServerProcess:
             raise LaunchError(f"{argv[0]}: permission denied; check that it is executable") from None
         except OSError as error:
             raise LaunchError(f"{argv[0]} could not start: {error.strerror}") from None
+        except ValueError as error:  # a NUL byte in an argument or a variable: no exec can take it
+            raise LaunchError(f"{argv[0]} could not start: {error}; remove the NUL character from the profile") \
+                from None
         finally:
             os.close(log_fd)  # the child has its own copy
         return cls(process, log_path, on_lines, should_wait, log_offset)

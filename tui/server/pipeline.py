@@ -137,7 +137,8 @@ class ServerPipeline:
         self._tail_stop: asyncio.Event | None = None
         self._gone = asyncio.Event()  # the server or the attach this pipeline watches has ended
         self._settled = asyncio.Event()
-        self._ended = asyncio.Event()
+        self._ended = asyncio.Event()  # the end is recorded: evidence written, listener told
+        self._ending = False
         self._settled.set()  # "not started" is settled
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writes: set[asyncio.Future[None]] = set()  # evidence writes that outlive a reset
@@ -171,7 +172,9 @@ class ServerPipeline:
         server = self.server
         if server is None:
             return None
-        return await server.wait()
+        ended = await server.wait()
+        await self._ended.wait()
+        return ended
 
     def reset(self) -> None:
         """Forget the previous server's lines, facts, stats and metrics (its log stays on disk)."""
@@ -192,6 +195,7 @@ class ServerPipeline:
         self._pending.clear()
         self._gone = asyncio.Event()
         self._ended = asyncio.Event()
+        self._ending = False
         self._stopping = False
         self._asked_by = None
         self._stop_report = None
@@ -270,33 +274,36 @@ class ServerPipeline:
             await self._record_end(server, ended)
 
     async def _record_end(self, server: ServerProcess, ended: ServerExit | None) -> None:
-        """Tell the listener how the server ended and write the final facts and `stop.json`."""
-        if self._ended.is_set():
+        """Write the final facts and `stop.json`, then tell the listener how the server ended.
+
+        The evidence is on disk before the state changes, so whoever waits for
+        the end (`wait_settled`, `wait_ended`) finds the files complete.
+        """
+        if self._ending:
             return
-        self._ended.set()
+        self._ending = True
         self._gone.set()
         root = self.root_cause
+        report = self._stop_report
+        state: ServerState = "stopped"
+        detail: str | None = None
         if self._stopping:
-            report = self._stop_report
+            how = "stopped"
             if report is not None and report.survivors:
-                how, detail = "failed", (f"still running after {report.last_signal}: pid(s) "
-                                         f"{', '.join(map(str, report.survivors))}; stop them from the Devices "
-                                         "area (k) or as root")
-                self.set_status("failed", pid=None, detail=detail)
-            else:
-                how = "stopped"
-                self.set_status("stopped", pid=None)
+                how, state = "failed", "failed"
+                detail = (f"still running after {report.last_signal}: pid(s) {', '.join(map(str, report.survivors))}; "
+                          "stop them from the Devices area (k) or as root")
         elif ended is not None and ended.returncode == 0 and root is None:
-            how = "exited"
-            self.set_status("stopped", pid=None, detail=f"Nobody asked it to stop: {ended.sentence()}.")
+            how, detail = "exited", f"Nobody asked it to stop: {ended.sentence()}."
         else:
-            how = "failed"
+            how, state = "failed", "failed"
             detail = ended.sentence() if ended is not None else "the server ended"
             if root is not None:
                 detail = (f"{detail}. Root cause: {root.kind}{' ' + root.code if root.code else ''} — "
                           f"{diagnosis_message(root)} — {root.hint}")
-            self.set_status("failed", pid=None, detail=detail)
         await self._write_end(how, ended)
+        self.set_status(state, pid=None, detail=detail)
+        self._ended.set()
 
     async def _write_end(self, how: str, ended: ServerExit | None) -> None:
         evidence, saver = self.evidence, self._saver

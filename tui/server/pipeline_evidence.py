@@ -4,7 +4,7 @@
 pipeline, and the pipeline writes through this module, so a launch leaves:
 
 - `launch.json` — the exact argv, the environment the server got (values that
-  look like secrets replaced by `<redacted>`), the profile's own variables, the
+  look like secrets masked by `tui.redact`), the profile's own variables, the
   files sourced first, the profile, its variant, the URL, the pid, and where in
   `server.log` this launch's lines begin;
 - `launch.sh` — the same launch as a script an operator can re-run;
@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tui.atomic import atomic_write_json, atomic_write_text
 from tui.proc_tree import StopReport
+from tui.redact import MASK, is_secret_name, redact, redact_env
 from tui.server.launch_plan import LaunchPlan
 from tui.server.launcher import ServerExit
 from tui.server.logfacts.diagnosis import Diagnosis
@@ -44,28 +44,25 @@ SERVER_LOG = "server.log"
 FACTS_FILE = "facts.json"
 STOP_FILE = "stop.json"
 ATTACH_FILE = "attach.json"
-KEPT_PER_LAUNCH = (LAUNCH_FILE, LAUNCH_SCRIPT, FACTS_FILE, STOP_FILE, ATTACH_FILE)
-REDACTED = "<redacted>"
-
-_SECRET_NAME = re.compile(r"(KEY|TOKEN(?!IZER)|SECRET|PASSW|CREDENTIAL|COOKIE|AUTH|PRIVATE|SESSION_ID)", re.IGNORECASE)
-_SECRET_VALUE = re.compile(r"^(sk-|hf_|ghp_|gho_|ghs_|github_pat_|xox[abps]-|AKIA|ASIA|glpat-|eyJ)[A-Za-z0-9_\-.]{8,}")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/:@\s]+:)(?P<password>[^@/\s]+)(?=@)", re.IGNORECASE)
-
+KEPT_PER_LAUNCH = (LAUNCH_FILE, LAUNCH_SCRIPT, FACTS_FILE, STOP_FILE, ATTACH_FILE, "environment.json")
 
 class EvidenceError(Exception):
     """The run folder cannot take the evidence; the message says where and what to do."""
 
 
-def redact_value(name: str, value: str) -> str:
-    """`value`, or `<redacted>` when the variable's name or the value itself looks like a secret."""
-    if _SECRET_NAME.search(name) or _SECRET_VALUE.match(value.strip()):
-        return REDACTED if value else value
-    return _URL_PASSWORD.sub(lambda match: match.group("head") + REDACTED, value)
+def redacted_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment as evidence: secret-named values masked, secret-looking text in any value masked, sorted."""
+    named = redact_env(env)
+    return {name: redact(named[name], env) for name in sorted(named)}
 
 
-def redact_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment with every value that looks like a key, a token or a password replaced, names sorted."""
-    return {name: redact_value(name, env[name]) for name in sorted(env)}
+def redacted_argv(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """argv word for word, except a secret flag's value (`--api-key X`) and anything that looks like a token."""
+    words: list[str] = []
+    for word in argv:
+        after_secret_flag = bool(words) and words[-1].startswith("--") and is_secret_name(words[-1].lstrip("-"))
+        words.append(MASK if after_secret_flag and word else redact(word, env))
+    return words
 
 
 def now_iso() -> str:
@@ -117,7 +114,7 @@ class RunEvidence:
             self.keep_previous()
             log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
             atomic_write_text(self.folder / LAUNCH_SCRIPT,
-                              "#!/bin/bash\n" + plan.shell_script() + "\n", mode=0o755)
+                              "#!/bin/sh\n" + plan.shell_script() + "\n", mode=0o755)
         except EvidenceError:
             raise
         except OSError as error:
@@ -126,9 +123,9 @@ class RunEvidence:
             "profile": plan.profile_name,
             "variant": plan.variant,
             "model": plan.model,
-            "argv": list(plan.argv),
-            "env": redact_env(env),
-            "env_overrides": redact_env(plan.env),
+            "argv": redacted_argv(plan.argv, env),
+            "env": redacted_env(env),
+            "env_overrides": redacted_env(plan.env),
             "source_files": list(plan.source_files),
             "url": url,
             "log": SERVER_LOG,
