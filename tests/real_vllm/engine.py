@@ -118,8 +118,10 @@ def serve(model_dir: Path, log_path: Path, *extra: str) -> Iterator[Engine]:
     """`vllm serve` of `model_dir` on a free loopback port, started directly (not through the console)."""
     bin_dir = require_engine()
     port = free_port()
+    # Eager: torch.compile costs a minute of a 2-core machine's start and nothing a test looks at. 1024 is the
+    # tiny model's whole context, room for a reply long enough to cancel halfway.
     argv = [str(bin_dir / "vllm"), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-            "--max-model-len", "512", "--served-model-name", "tiny", *extra]
+            "--max-model-len", "1024", "--served-model-name", "tiny", "--enforce-eager", *extra]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=engine_env(), start_new_session=True)
