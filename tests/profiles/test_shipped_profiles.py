@@ -61,6 +61,7 @@ def test_coder_profile() -> None:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "ASCEND_RT_VISIBLE_DEVICES": "0",
+        "VLLM_WORKER_MULTIPROC_METHOD": "spawn",
         "HCCL_OP_EXPANSION_MODE": "AIV",
         "PYTORCH_NPU_ALLOC_CONF": "expandable_segments:True",
         "TASK_QUEUE_ENABLE": "1",

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ from tui.profile.model import (
     PrecisionSettings,
     PrecisionThresholds,
     Profile,
+    ProfileError,
     ServeBench,
     ServerSpec,
     StageSettings,
@@ -60,6 +62,52 @@ from tui.profile.model import (
     did_you_mean,
     unknown_variant_message,
 )
+
+# Every error in one run ------------------------------------------------------------------
+#
+# `validate` after an edit with three typos names all three: while a profile is built,
+# each key's error is recorded and the check goes on with the next key. A table with a
+# recorded error is not built (its parent goes on without it), and the whole build ends
+# with `CombinedProfileError` listing them in file order.
+
+_FOUND: ContextVar[list[ProfileError] | None] = ContextVar("profile_errors", default=None)
+
+
+class _RecordedError(ProfileError):
+    """A table whose own errors are already recorded: its parent skips it and goes on."""
+
+
+class CombinedProfileError(ProfileError):
+    """Several located errors of one profile; `str()` is one `<file>:<line>: <key>: <message>` line each."""
+
+    def __init__(self, errors: list[ProfileError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.message, path=first.path, line=first.line, key=first.key)
+
+    def __str__(self) -> str:
+        if not getattr(self, "errors", None):
+            return super().__str__()
+        return "\n".join(ProfileError.__str__(error) for error in self.errors)
+
+
+def _record(error: ProfileError) -> None:
+    """Keep `error` for the list when collecting (raise it when not); a `_RecordedError` is already kept."""
+    found = _FOUND.get()
+    if found is None:
+        raise error
+    if not isinstance(error, _RecordedError):
+        found.append(error)
+
+
+def _recorded_since(before: int) -> bool:
+    found = _FOUND.get()
+    return found is not None and len(found) > before
+
+
+def _count() -> int:
+    found = _FOUND.get()
+    return len(found) if found is not None else 0
 
 
 class Table(Kind):
@@ -88,13 +136,19 @@ class Variants(Kind):
         if not isinstance(value, dict):
             raise self.wrong(value, at)
         out: dict[str, Variant] = {}
+        before = _count()
         for name, item in value.items():
             where = at.child(name)
-            if not NAME.match(name):
-                raise where.error(f"expected a variant name of {NAME_CHARS}, got {name!r}")
-            if not isinstance(item, dict):
-                raise where.error(f"expected a table (description, flags, env), got {describe(item)}")
-            out[name] = VARIANT.build(item, where, name=name)
+            try:
+                if not NAME.match(name):
+                    raise where.error(f"expected a variant name of {NAME_CHARS}, got {name!r}")
+                if not isinstance(item, dict):
+                    raise where.error(f"expected a table (description, flags, env), got {describe(item)}")
+                out[name] = VARIANT.build(item, where, name=name)
+            except ProfileError as error:
+                _record(error)
+        if _recorded_since(before):
+            raise _RecordedError("variants with errors")
         return out
 
     def dump(self, value: Any, include_defaults: bool = False) -> Any:
@@ -129,15 +183,23 @@ class TableSpec:
         """Checked and converted values of the keys present; absent keys keep the dataclass defaults."""
         known = {item.key: item for item in self.fields}
         values: dict[str, Any] = {}
+        before = _count()
+        failed: set[str] = set()
         for key, raw in data.items():
             spec = known.get(key)
-            if spec is None:
-                raise at.child(key).error(self._unknown_key(key))
-            values[key] = spec.kind.check(raw, at.child(key))
+            try:
+                if spec is None:
+                    raise at.child(key).error(self._unknown_key(key))
+                values[key] = spec.kind.check(raw, at.child(key))
+            except ProfileError as error:
+                failed.add(key)
+                _record(error)
         for item in self.fields:
-            if item.required and item.key not in values:
+            if item.required and item.key not in values and item.key not in failed:
                 extra = f" ({item.missing})" if item.missing else ""
-                raise at.child(item.key).error(f"missing required key '{item.key}'{extra}")
+                _record(at.child(item.key).error(f"missing required key '{item.key}'{extra}"))
+        if _recorded_since(before):
+            raise _RecordedError("a table with errors")
         if self.rule is not None:
             self.rule(values, at)
         return values
@@ -400,8 +462,22 @@ PROFILE = TableSpec(
 
 
 def build_profile(data: Mapping[str, Any], source: Source) -> Profile:
-    """A validated Profile from tomllib's dict; the name defaults to the file's stem."""
-    values = PROFILE.values(data, At(source))
+    """A validated Profile from tomllib's dict; the name defaults to the file's stem.
+
+    Every error is found in one pass: one raises `ProfileError`, several `CombinedProfileError`.
+    """
+    found: list[ProfileError] = []
+    token = _FOUND.set(found)
+    try:
+        values = PROFILE.values(data, At(source))
+    except ProfileError as error:
+        _record(error)
+    finally:
+        _FOUND.reset(token)
+    if len(found) == 1:
+        raise found[0]
+    if found:
+        raise CombinedProfileError(sorted(found, key=lambda error: error.line if error.line is not None else 1 << 30))
     name = values.pop("name", None) or (source.path.stem if source.path is not None else "unnamed")
     profile: Profile = PROFILE.cls(name=name, path=source.path, **values)
     return profile
