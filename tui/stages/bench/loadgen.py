@@ -12,6 +12,12 @@ published cases):
 - One `perf_counter()` per network read: every event of that read shares it, as in vLLM's client.
 - `gc.freeze()` before the run, as vLLM's `freeze_gc_heap`: the collector then never walks the
   prompts and records while requests are in flight.
+- Every reader is bounded: an SSE event (and so any line in it) over `MAX_EVENT_BYTES` without its
+  blank line fails the request there instead of growing a buffer, and so does a reply of more than
+  `MAX_CHUNKS` choice chunks. Besides the whole-request `--timeout`, a connect timeout (aiohttp's
+  `sock_connect`), a first-byte timeout (send → first body bytes) and an idle timeout (the longest
+  gap between reads) end a server that stops answering. The last two are checked by one watchdog
+  about four times a second, not a timer per read: each read only stores its time.
 - The generator watches its own CPU (process time over wall time, per second): when a core is
   saturated, latency figures are partly the client's, and the result says "client_bound". More
   than one worker process (`workers`) splits the requests, each with its own loop and core.
@@ -24,9 +30,6 @@ import contextlib
 import errno
 import gc
 import json
-import math
-import os
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,14 +38,29 @@ from typing import Any
 import aiohttp
 
 from tui.api.errors import server_message
+from tui.stages.bench.limits import (
+    CONNECT_TIMEOUT_S,
+    FIRST_BYTE_TIMEOUT_S,
+    IDLE_TIMEOUT_S,
+    MAX_CHUNKS,
+    MAX_EVENT_BYTES,
+    TOTAL_TIMEOUT_S,
+)
 from tui.stages.bench.records import RequestRecord
 
 READ_BUFSIZE = 4 * 1024 * 1024
 TICK_S = 0.25
 CPU_WINDOW_S = 1.0
 CLIENT_BOUND_PCT = 90.0
-STREAMS_PER_WORKER = 256
 ERROR_BODY_LIMIT = 300
+
+
+class StreamLimitError(Exception):
+    """The server broke one of the reader's bounds; `reason` groups the failure, the message says it."""
+
+    def __init__(self, reason: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -60,8 +78,10 @@ class LoadPlan:
 
     `offsets` are seconds from the start at which each request is due (None: all at once);
     `concurrency` caps requests in flight (None: no cap). `timeout_s` bounds each request as a
-    whole. There is deliberately no per-read timeout: aiohttp re-arms a timer on every read, which
-    measurably lowers the ceiling, and the whole-request bound already ends a hung reply.
+    whole, `connect_timeout_s` the TCP connect, `first_byte_timeout_s` the wait from sending to the
+    first bytes of the body, `idle_timeout_s` any later gap between reads. The last two are not
+    aiohttp's `sock_read` (a timer re-armed on every read measurably lowers the ceiling) but the
+    `Watchdog`'s.
     """
 
     url: str
@@ -69,8 +89,11 @@ class LoadPlan:
     headers: dict[str, str] = field(default_factory=dict)
     offsets: Sequence[float] | None = None
     concurrency: int | None = None
-    timeout_s: float = 3600.0
+    timeout_s: float = TOTAL_TIMEOUT_S
     first_index: int = 0
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    first_byte_timeout_s: float = FIRST_BYTE_TIMEOUT_S
+    idle_timeout_s: float = IDLE_TIMEOUT_S
 
 
 @dataclass
@@ -148,8 +171,41 @@ class CpuWatch:
         return self.max_pct, mean_pct
 
 
+class Watchdog:
+    """The first-byte and idle timeouts of every request in flight, checked by one periodic call.
+
+    A request registers its task and a one-slot list holding the time of its last read (its start
+    until the first read); `check` cancels the task of any request past its bound and leaves the
+    reason in `fired`, which `send_request` turns into a failed record.
+    """
+
+    def __init__(self, first_byte_s: float, idle_s: float) -> None:
+        self.first_byte_s = first_byte_s
+        self.idle_s = idle_s
+        self.active: dict[asyncio.Task[Any], tuple[float, list[float]]] = {}
+        self.fired: dict[asyncio.Task[Any], tuple[str, str]] = {}
+
+    def check(self, now: float) -> None:
+        for task, (start, last) in list(self.active.items()):
+            if task in self.fired:
+                continue
+            if last[0] == start:
+                if now - start > self.first_byte_s:
+                    self.fired[task] = ("first-byte timeout", f"the server sent nothing for {self.first_byte_s:g} s "
+                                        "after the request (--first-byte-timeout)")
+                    task.cancel()
+            elif now - last[0] > self.idle_s:
+                self.fired[task] = ("idle timeout", f"the reply stalled: nothing arrived for {self.idle_s:g} s "
+                                    "(--idle-timeout)")
+                task.cancel()
+
+
 def _describe_exception(exc: BaseException, url: str, streaming: bool) -> tuple[str, str]:
     """(reason, sentence) for a request that raised."""
+    if isinstance(exc, StreamLimitError):
+        return exc.reason, str(exc)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connect timeout", f"no connection to {url} within the connect timeout (--connect-timeout)"
     if isinstance(exc, json.JSONDecodeError):
         return "bad event", f"the server sent an event that is not JSON: {exc}"
     if isinstance(exc, aiohttp.ClientConnectorError):
@@ -157,7 +213,7 @@ def _describe_exception(exc: BaseException, url: str, streaming: bool) -> tuple[
             return "connection refused", f"nothing answers at {url}; is the server up?"
         return "cannot connect", f"cannot connect to {url}: {exc.os_error or exc}"
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return "timeout", "the server stopped answering before the reply ended (timed out)"
+        return "timeout", "the reply did not end within the whole-request limit (--timeout)"
     if isinstance(exc, aiohttp.ClientOSError) and not streaming:
         if exc.errno in (errno.ECONNRESET, errno.EPIPE):
             return "connection reset", f"the server closed the connection before answering ({exc.strerror or exc})"
@@ -198,13 +254,14 @@ def _take_error(error: Any, record: RequestRecord) -> None:
 
 
 async def send_request(session: aiohttp.ClientSession, url: str, spec: RequestSpec, headers: dict[str, str],
-                       record: RequestRecord, t0: float) -> None:
+                       record: RequestRecord, t0: float, watchdog: Watchdog | None = None) -> None:
     """Send one streamed request and fill `record`; never raises (a failure is a record with a reason).
 
     The read loop is written out inline on purpose: it runs for every network read and every event
     of every request, and each function call or bytes-to-JSON detour there costs the generator a
     measurable share of its ceiling (see tests/bench/bench_loadgen.py). Complete events are decoded
     to text once per read; a single-line `data: {…}` event (what servers send) takes the fast path.
+    Per read, the bounds cost one store (the watchdog's clock) and two length checks.
     """
     perf_counter = time.perf_counter
     parse = _parse_object
@@ -213,6 +270,10 @@ async def send_request(session: aiohttp.ClientSession, url: str, spec: RequestSp
     last = -1.0  # when the last choice-bearing event arrived; -1: none yet
     start = perf_counter()
     record.start = start - t0
+    seen = [start]  # the time of the last read, for the watchdog (still `start`: nothing read yet)
+    task = asyncio.current_task() if watchdog is not None else None
+    if task is not None and watchdog is not None:
+        watchdog.active[task] = (start, seen)
     try:
         async with session.post(url, data=spec.body, headers=headers) as response:
             record.status = response.status
@@ -226,15 +287,20 @@ async def send_request(session: aiohttp.ClientSession, url: str, spec: RequestSp
             pending = b""
             async for data in response.content.iter_any():
                 now = perf_counter()
+                seen[0] = now
                 if pending:
                     data = pending + data
                 if b"\r" in data:
                     data = data.replace(b"\r\n", b"\n")
                 cut = data.rfind(b"\n\n")
                 if cut < 0:
+                    if len(data) > MAX_EVENT_BYTES:
+                        raise _oversized_event()
                     pending = data
                     continue
                 pending = data[cut + 2:]
+                if len(pending) > MAX_EVENT_BYTES:
+                    raise _oversized_event()
                 for event in data[:cut].decode("utf-8", "replace").split("\n\n"):
                     if event.startswith("data: {") and "\n" not in event:
                         payload = event[6:]
@@ -256,6 +322,9 @@ async def send_request(session: aiohttp.ClientSession, url: str, spec: RequestSp
                         _take_usage(usage, record)
                     elif not choices and obj.get("error"):
                         _take_error(obj["error"], record)
+                if len(record.itl) >= MAX_CHUNKS:
+                    raise StreamLimitError("too many chunks", f"the reply sent more than {MAX_CHUNKS:,} chunks; "
+                                      "it was cut there")
             tail = _event_data(pending.decode("utf-8", "replace")) if pending.strip() else None
             if tail is not None and tail.startswith("{"):
                 obj = parse(tail)[0]
@@ -267,9 +336,22 @@ async def send_request(session: aiohttp.ClientSession, url: str, spec: RequestSp
                     last = perf_counter()
                 if obj.get("usage"):
                     _take_usage(obj["usage"], record)
+    except asyncio.CancelledError:
+        fired = watchdog.fired.pop(task, None) if task is not None and watchdog is not None else None
+        if fired is None:
+            raise
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+: the cancel was ours, and is now handled
+        if uncancel is not None:
+            uncancel()
+        record.reason, record.error = fired
+        return
     except Exception as exc:
         record.reason, record.error = _describe_exception(exc, url, streaming)
         return
+    finally:
+        if task is not None and watchdog is not None:
+            watchdog.active.pop(task, None)
+            watchdog.fired.pop(task, None)
     if record.reason is not None:
         return
     if last < 0:
@@ -283,30 +365,41 @@ async def send_request(session: aiohttp.ClientSession, url: str, spec: RequestSp
         record.output_tokens_source = "chunks"
 
 
-def make_session(concurrency: int | None, timeout_s: float) -> aiohttp.ClientSession:
+def _oversized_event() -> StreamLimitError:
+    mib = MAX_EVENT_BYTES // (1024 * 1024)
+    return StreamLimitError("event too large", f"the server sent an SSE event over {mib} MiB without its closing "
+                                               "blank line; the reply was cut there")
+
+
+def make_session(concurrency: int | None, timeout_s: float = TOTAL_TIMEOUT_S,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> aiohttp.ClientSession:
     """One session for the whole run: no connector cap below the concurrency, keep-alive, a 4 MB read buffer."""
     limit = 0 if concurrency is None else max(concurrency, 1)
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, keepalive_timeout=60, force_close=False)
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=30.0),
+        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s),
         read_bufsize=READ_BUFSIZE,
         auto_decompress=False,
     )
 
 
 async def run_load(plan: LoadPlan, on_record: Callable[[RequestRecord], None],
-                   on_tick: Callable[[Tick], None] | None = None, t0: float | None = None) -> RunOutcome:
+                   on_tick: Callable[[Tick], None] | None = None, t0: float | None = None,
+                   session: aiohttp.ClientSession | None = None) -> RunOutcome:
     """Send every request of `plan` in this process; `on_record` gets each finished one.
 
     `t0` is the shared start (a `perf_counter` value; the same clock in every process on Linux),
-    so worker processes keep one arrival schedule.
+    so worker processes keep one arrival schedule. `session` (from `make_session`, left open) lets
+    warm-up requests and the run share their connections, as vLLM's client does; without one the
+    run opens and closes its own.
     """
     specs = plan.specs
     gc.collect()
     gc.freeze()
     watch = CpuWatch()
     live = LiveCounts()
+    watchdog = Watchdog(plan.first_byte_timeout_s, plan.idle_timeout_s)
 
     def finished(record: RequestRecord) -> None:
         live.in_flight -= 1
@@ -317,7 +410,7 @@ async def run_load(plan: LoadPlan, on_record: Callable[[RequestRecord], None],
         record = RequestRecord(index=plan.first_index + index, prompt_len=spec.prompt_len,
                                expected_output_len=spec.expected_output_len)
         live.in_flight += 1
-        await send_request(session, plan.url, spec, plan.headers, record, start)
+        await send_request(client, plan.url, spec, plan.headers, record, start, watchdog)
         record.queue_time = max(0.0, record.start - arrival)
         finished(record)
 
@@ -325,14 +418,15 @@ async def run_load(plan: LoadPlan, on_record: Callable[[RequestRecord], None],
         while True:
             await asyncio.sleep(TICK_S)
             cpu = watch.sample()
+            watchdog.check(time.perf_counter())
             if on_tick is not None:
                 on_tick(live.tick(time.perf_counter() - start, cpu))
 
-    session = make_session(plan.concurrency, plan.timeout_s)
+    client = session or make_session(plan.concurrency, plan.timeout_s, plan.connect_timeout_s)
     start = time.perf_counter() if t0 is None else t0
     tick_task = asyncio.ensure_future(ticker())
     try:
-        async with session:
+        async with contextlib.nullcontext() if session is not None else client:
             offsets = plan.offsets
             if t0 is not None and (wait := t0 - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
@@ -386,110 +480,3 @@ async def _on_schedule(specs: Sequence[RequestSpec], offsets: Sequence[float], c
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(limited(index, spec, offset)))
     await asyncio.gather(*tasks)
-
-
-# ---------------------------------------------------------------------------------------------
-# Worker processes
-
-
-def auto_workers(in_flight: int) -> int:
-    """Worker processes for `in_flight` concurrent streams: one per 256 streams, at most one per core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, math.ceil(in_flight / STREAMS_PER_WORKER)))
-
-
-def split_plan(plan: LoadPlan, workers: int) -> list[tuple[LoadPlan, list[int]]]:
-    """Deal the requests round-robin to `workers` plans, each keeping its requests' absolute due times."""
-    shares = []
-    for worker in range(workers):
-        indices = list(range(worker, len(plan.specs), workers))
-        if not indices:
-            continue
-        concurrency = None
-        if plan.concurrency is not None:
-            concurrency = max(1, plan.concurrency // workers + (1 if worker < plan.concurrency % workers else 0))
-        offsets = None if plan.offsets is None else [plan.offsets[i] for i in indices]
-        shares.append((LoadPlan(plan.url, [plan.specs[i] for i in indices], plan.headers, offsets, concurrency,
-                                plan.timeout_s), indices))
-    return shares
-
-
-def plan_to_job(plan: LoadPlan, indices: Sequence[int], t0: float) -> dict[str, Any]:
-    return {
-        "url": plan.url, "headers": plan.headers, "offsets": plan.offsets, "concurrency": plan.concurrency,
-        "timeout_s": plan.timeout_s,
-        "t0": t0, "indices": list(indices),
-        "specs": [[spec.body.decode("utf-8"), spec.prompt_len, spec.expected_output_len] for spec in plan.specs],
-    }
-
-
-def job_to_plan(job: dict[str, Any]) -> LoadPlan:
-    specs = [RequestSpec(body.encode("utf-8"), prompt_len, output_len) for body, prompt_len, output_len in job["specs"]]
-    return LoadPlan(job["url"], specs, dict(job["headers"]), job["offsets"], job["concurrency"], job["timeout_s"])
-
-
-async def run_sharded(plan: LoadPlan, workers: int, on_record: Callable[[RequestRecord], None],
-                      on_tick: Callable[[Tick], None] | None = None) -> RunOutcome:
-    """The plan split over `workers` processes (`python -m tui.stages.bench.worker`), one shared start time.
-
-    Each worker sends its records back as JSON lines with its CPU figure; the run is client-bound when
-    any worker's core was.
-    """
-    if workers <= 1:
-        return await run_load(plan, on_record, on_tick)
-    shares = split_plan(plan, workers)
-    t0 = time.perf_counter() + 0.5 + 0.2 * len(shares)  # time for every worker to start and connect
-    processes = []
-    for share, indices in shares:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui.stages.bench.worker", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024)
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(plan_to_job(share, indices, t0)).encode() + b"\n")
-        await process.stdin.drain()
-        process.stdin.close()
-        processes.append(process)
-    cpu: dict[int, float] = {}
-    cpu_max: dict[int, float] = {}
-    live = LiveCounts()
-    in_flight: dict[int, int] = {}
-    errors: list[str] = []
-
-    async def read(number: int, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None and process.stderr is not None
-        async for line in process.stdout:
-            message = json.loads(line)
-            for data in message.get("records", ()):
-                record = RequestRecord.from_json(data)
-                live.add(record)
-                on_record(record)
-            if message.get("cpu_pct") is not None:
-                cpu[number] = message["cpu_pct"]
-            if message.get("cpu_max_pct") is not None:
-                cpu_max[number] = message["cpu_max_pct"]
-            in_flight[number] = message.get("in_flight", 0)
-        code = await process.wait()
-        if code != 0:
-            tail = (await process.stderr.read()).decode("utf-8", "replace").strip().splitlines()[-1:]
-            errors.append(f"load worker {number} exited with status {code}" + (f": {tail[0]}" if tail else ""))
-
-    async def ticker() -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            if on_tick is not None:
-                live.in_flight = sum(in_flight.values())
-                on_tick(live.tick(time.perf_counter() - t0, max(cpu.values(), default=None)))
-
-    tick_task = asyncio.ensure_future(ticker())
-    try:
-        await asyncio.gather(*(read(number, process) for number, process in enumerate(processes)))
-    finally:
-        tick_task.cancel()
-        for process in processes:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    duration = time.perf_counter() - t0
-    if errors:
-        raise RuntimeError("; ".join(errors))
-    return RunOutcome(duration, max(cpu_max.values(), default=None), None, len(processes))

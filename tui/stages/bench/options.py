@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tui.profile.model import ConcurrencyBench, LatencyBench, ServeBench
+from tui.stages.bench.limits import CONNECT_TIMEOUT_S, FIRST_BYTE_TIMEOUT_S, IDLE_TIMEOUT_S, TOTAL_TIMEOUT_S
 
 MODES = ("latency", "concurrency", "serve")
 Number = TypeVar("Number", int, float)
@@ -103,8 +104,15 @@ def add_common(parser: argparse.ArgumentParser, endpoint_default: str) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the dataset and arrival times (default 0)")
     parser.add_argument("--workers", type=workers, default=None, metavar="N|auto",
                         help="load-generator processes (default auto: one per 256 streams, at most one per core)")
-    parser.add_argument("--timeout", type=positive_float, default=3600.0, metavar="S",
-                        help="longest a single request may take, in seconds (default 3600)")
+    parser.add_argument("--timeout", type=positive_float, default=TOTAL_TIMEOUT_S, metavar="S",
+                        help=f"longest a single request may take, in seconds (default {TOTAL_TIMEOUT_S:g})")
+    parser.add_argument("--connect-timeout", type=positive_float, default=CONNECT_TIMEOUT_S, metavar="S",
+                        help=f"longest wait for a connection, in seconds (default {CONNECT_TIMEOUT_S:g})")
+    parser.add_argument("--first-byte-timeout", type=positive_float, default=FIRST_BYTE_TIMEOUT_S, metavar="S",
+                        help="longest wait from sending a request to the first bytes of its reply, in seconds "
+                             f"(default {FIRST_BYTE_TIMEOUT_S:g})")
+    parser.add_argument("--idle-timeout", type=positive_float, default=IDLE_TIMEOUT_S, metavar="S",
+                        help=f"longest silence in the middle of a reply, in seconds (default {IDLE_TIMEOUT_S:g})")
     parser.add_argument("--result-json", type=Path, metavar="F", help="also write the result object to F")
 
 

@@ -110,5 +110,6 @@ def format_summary(result: Mapping[str, Any]) -> str:
     lines.append(_line("Client CPU, busiest second (%):", cpu))
     if result.get("client_bound"):
         lines.append("warning: the client was CPU-bound; latencies include client time (try --workers)")
+    lines += [f"note: {note}" for note in result.get("notes") or ()]
     lines.append("=" * WIDTH)
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -22,9 +23,9 @@ import aiohttp
 
 from tui.atomic import atomic_write_json
 from tui.stages.bench import dataset as datasets
-from tui.stages.bench import server_side
+from tui.stages.bench import server_side, warmth
 from tui.stages.bench.arrivals import arrival_offsets
-from tui.stages.bench.loadgen import LoadPlan, RequestSpec, RunOutcome, Tick, auto_workers, run_load, run_sharded
+from tui.stages.bench.loadgen import LoadPlan, RequestSpec, RunOutcome, Tick, make_session, run_load
 from tui.stages.bench.metrics import (
     concurrency_metrics,
     failures_by_reason,
@@ -34,6 +35,7 @@ from tui.stages.bench.metrics import (
     with_p99,
 )
 from tui.stages.bench.records import RecordsFile, RequestRecord
+from tui.stages.bench.sharding import auto_workers, run_sharded
 from tui.stages.bench.stats import PERCENTILE_METHOD, percentile
 from tui.stages.events import emit_log, emit_progress, stage_folder
 from tui.stages.stage_args import has_tokenizer
@@ -145,7 +147,7 @@ class Live:
 
     def __call__(self, tick: Tick) -> None:
         if self.records is not None:
-            self.records.flush()
+            self.records.flush_soon()
         ttfts = tick.ttfts[-LIVE_WINDOW:]  # sorting every TTFT four times a second would cost the generator CPU
         p50 = percentile(ttfts, 50)
         p99 = percentile(ttfts, 99)
@@ -160,7 +162,7 @@ class Live:
 
 
 async def _run(plan: LoadPlan, workers: int | None, in_flight: int, records: list[RequestRecord],
-               live: Live) -> RunOutcome:
+               live: Live, session: aiohttp.ClientSession) -> RunOutcome:
     count = workers if workers is not None else auto_workers(in_flight)
 
     def keep(record: RequestRecord) -> None:
@@ -169,26 +171,22 @@ async def _run(plan: LoadPlan, workers: int | None, in_flight: int, records: lis
             live.records.add([record])
 
     try:
-        return await run_sharded(plan, count, keep, live)
+        return await run_sharded(plan, count, keep, live, session)
     except RuntimeError as exc:
         raise BenchError(f"the load generator failed: {exc}") from exc
 
 
 async def _without_refused_fields(specs: list[RequestSpec], prompts: tuple[datasets.Prompt, ...],
-                                  args: argparse.Namespace, model: str, url: str, headers: dict[str, str],
-                                  records_file: RecordsFile | None) -> list[RequestSpec]:
+                                  args: argparse.Namespace, model: str, template: LoadPlan,
+                                  session: aiohttp.ClientSession, sent: list[RequestRecord]) -> list[RequestSpec]:
     """vLLM's initial test request; when the server refuses `ignore_eos`/`min_tokens`, the requests go without.
 
     vLLM's extensions are unknown to other servers (`transformers serve` answers 422 "Unexpected
     fields"); the run then goes on with the output length only capped by max tokens, and the result
     says the length was not forced rather than pretending it was.
     """
-    probe: list[RequestRecord] = []
-    await run_load(LoadPlan(url=url, specs=specs[:1], headers=headers, timeout_s=args.timeout), probe.append)
-    for record in probe:
-        record.warmup = True
-    if records_file is not None:
-        records_file.add(probe)
+    probe = await _warm_up(dataclasses.replace(template, specs=specs[:1], concurrency=1), session)
+    sent += probe
     refused = probe and not probe[0].success and probe[0].status in (400, 422) and any(
         field in (probe[0].error or "") for field in ("ignore_eos", "min_tokens"))
     if not refused:
@@ -197,6 +195,15 @@ async def _without_refused_fields(specs: list[RequestSpec], prompts: tuple[datas
              "length is only capped, not forced", "warning")
     return [RequestSpec(request_body(args.endpoint, model, prompt.text, prompt.output_len, False), prompt.prompt_len,
                         prompt.output_len) for prompt in prompts]
+
+
+async def _warm_up(plan: LoadPlan, session: aiohttp.ClientSession) -> list[RequestRecord]:
+    """Requests sent before the measured run, on its session (their connections stay open for it)."""
+    sent: list[RequestRecord] = []
+    await run_load(plan, sent.append, session=session)
+    for record in sent:
+        record.warmup = True
+    return sent
 
 
 def _json_float(value: float) -> float | str:
@@ -217,7 +224,6 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
 
     extras: dict[str, Any] = {}
     offsets = None
-    warmup_specs: list[RequestSpec] = []
     if mode == "latency":
         spec = RequestSpec(request_body(args.endpoint, model, args.prompt, args.max_tokens, False),
                            TEXT_PROMPT_TOKENS, args.max_tokens)
@@ -245,39 +251,47 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
                  + (f"; {built.inexact} could not be made exact" if built.inexact else ""))
         specs = [RequestSpec(request_body(args.endpoint, model, prompt.text, prompt.output_len, args.ignore_eos),
                              prompt.prompt_len, prompt.output_len) for prompt in built.prompts]
-        if args.ignore_eos:
-            specs = await _without_refused_fields(specs, built.prompts, args, model, url, headers, records_file)
         concurrency = args.max_concurrency
         offsets = arrival_offsets(len(specs), args.request_rate, args.burstiness, seed=args.seed)
-        warmup_specs = [specs[0]] * args.warmup
-        extras = {"dataset_source": built.source, "inexact_prompts": built.inexact,
-                  "ignore_eos_sent": b'"ignore_eos":true' in specs[0].body}
+        extras = {"dataset_source": built.source, "inexact_prompts": built.inexact}
 
-    plan_kwargs = {"url": url, "headers": headers, "timeout_s": args.timeout}
+    template = LoadPlan(url=url, specs=specs, headers=headers, concurrency=concurrency, timeout_s=args.timeout,
+                        connect_timeout_s=args.connect_timeout, first_byte_timeout_s=args.first_byte_timeout,
+                        idle_timeout_s=args.idle_timeout)
     async with aiohttp.ClientSession() as meta:
         before = await server_side.scrape(meta, root, headers)
         version = await server_side.server_version(meta, root, headers)
-    if warmup_specs:
-        warm: list[RequestRecord] = []
-        emit_log(f"warming up with {len(warmup_specs)} request(s), left out of the figures")
-        await run_load(LoadPlan(specs=warmup_specs, concurrency=concurrency, **plan_kwargs),
-                       warm.append)
-        for record in warm:
-            record.warmup = True
+    warm: list[RequestRecord] = []
+    records: list[RequestRecord] = []
+    async with make_session(concurrency, args.timeout, args.connect_timeout) as session:
+        if mode == "serve":
+            if args.ignore_eos:
+                specs = await _without_refused_fields(specs, built.prompts, args, model, template, session, warm)
+                template = dataclasses.replace(template, specs=specs)
+            extras["ignore_eos_sent"] = b'"ignore_eos":true' in specs[0].body
+            if args.warmup:
+                emit_log(f"warming up with {args.warmup} request(s), left out of the figures")
+                sent = await _warm_up(dataclasses.replace(template, specs=[specs[0]] * args.warmup), session)
+                if not any(record.success for record in sent):
+                    emit_log(f"every warmup request failed: {first_errors(sent, 1)}", "warning")
+                warm += sent
+        if warm:  # the server's figures cover the measured requests only
+            async with aiohttp.ClientSession() as meta:
+                before = await server_side.scrape(meta, root, headers)
         if records_file is not None:
             records_file.add(warm)
-        if not any(record.success for record in warm):
-            emit_log(f"every warmup request failed: {first_errors(warm, 1)}", "warning")
-    records: list[RequestRecord] = []
-    in_flight = concurrency or len(specs)
-    plan = LoadPlan(specs=specs, offsets=offsets, concurrency=concurrency, **plan_kwargs)
-    outcome = await _run(plan, args.workers if mode != "latency" else 1, in_flight, records, Live(len(specs),
-                                                                                                  records_file))
+        in_flight = concurrency or len(specs)
+        plan = dataclasses.replace(template, offsets=offsets)
+        outcome = await _run(plan, args.workers if mode != "latency" else 1, in_flight, records,
+                             Live(len(specs), records_file), session)
     async with aiohttp.ClientSession() as meta:
         after = await server_side.scrape(meta, root, headers)
     if records_file is not None:
-        records_file.flush()
+        records_file.close()
     records.sort(key=lambda record: record.index)
+    cold = warmth.cold_start(before)
+    bursts, multi = warmth.burst_replies(records)
+    notes = warmth.notes(cold, len(warm), bursts, multi, can_warm_up=mode == "serve")
 
     if mode == "latency":
         result = latency_metrics(records)
@@ -319,9 +333,16 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         "server_metrics": server_side.server_delta(before, after, outcome.duration),
         "server_version": version,
         "client_versions": {"python": platform.python_version(), "aiohttp": aiohttp.__version__},
+        "warmup_requests": len(warm),
+        "cold_start": cold,
+        "server_requests_before": None if isinstance(before, str) else before.request_success_total,
+        "burst_replies": bursts,
+        "notes": notes,
     })
     for error in first_errors(records):
         emit_log(error, "warning")
+    for note in notes:
+        emit_log(note, "warning")
     if outcome.client_bound:
         emit_log(f"the client used {outcome.cpu_max_pct:.0f}% of a core: latencies include client time; "
                  "rerun with more --workers", "warning")

@@ -11,8 +11,9 @@ import asyncio
 import json
 import sys
 
-from tui.stages.bench.loadgen import Tick, job_to_plan, run_load
+from tui.stages.bench.loadgen import Tick, run_load
 from tui.stages.bench.records import RequestRecord
+from tui.stages.bench.sharding import job_to_plan
 
 
 def main() -> int:
