@@ -349,11 +349,11 @@ def test_full_disk_is_refused_before_writing(tmp_path: Path, monkeypatch: pytest
 
 def test_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write error (disk full, EIO) or Ctrl-C halfway: the partial folder is removed, DST never appears."""
-    import tui.stages.dequant as mod
+    import tui.stages.dequant.io_threads as mod
 
     src = write_checkpoint(tmp_path / "fp8", make_tensors())
     calls = {"n": 0}
-    real = mod._write_all
+    real = mod.write_all
 
     def flaky(fd: int, data: memoryview) -> None:
         calls["n"] += 1
@@ -361,7 +361,7 @@ def test_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
             raise OSError(28, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(mod, "_write_all", flaky)
+    monkeypatch.setattr(mod, "write_all", flaky)
     with pytest.raises(DequantError, match="No space left on device"):
         dequantize(src, tmp_path / "bf16", block=None, force=False, dry_run=False, emit=Events())
     assert not (tmp_path / "bf16").exists() and leftovers(tmp_path) == []
@@ -374,7 +374,7 @@ def test_failure_mid_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
             raise KeyboardInterrupt
         real(fd, data)
 
-    monkeypatch.setattr(mod, "_write_all", interrupted)
+    monkeypatch.setattr(mod, "write_all", interrupted)
     with pytest.raises(KeyboardInterrupt):
         dequantize(src, tmp_path / "bf16", block=None, force=False, dry_run=False, emit=Events())
     assert not (tmp_path / "bf16").exists() and leftovers(tmp_path) == []
@@ -426,9 +426,10 @@ def test_sigterm_mid_write_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
     import signal
 
     import tui.stages.dequant as mod
+    import tui.stages.dequant.io_threads as io_threads
 
     src = write_checkpoint(tmp_path / "fp8", make_tensors())
-    real = mod._write_all
+    real = io_threads.write_all
     calls = {"n": 0}
 
     def killed(fd: int, data: memoryview) -> None:
@@ -437,7 +438,7 @@ def test_sigterm_mid_write_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
             os.kill(os.getpid(), signal.SIGTERM)
         real(fd, data)
 
-    monkeypatch.setattr(mod, "_write_all", killed)
+    monkeypatch.setattr(io_threads, "write_all", killed)
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(mod.Terminated):
         dequantize(src, tmp_path / "bf16", block=None, force=False, dry_run=False, emit=Events())
@@ -451,10 +452,10 @@ def test_many_small_chunks_through_the_writer_thread(
 ) -> None:
     """Tiny work chunks: many chunks per tensor, partial block-rows at the end, output buffers rotated
     while the writer thread still holds earlier ones; still bit-exact."""
-    import tui.stages.dequant as mod
+    from tui.stages.dequant import io_threads, kernel
 
-    monkeypatch.setattr(mod, "CHUNK_ELEMENTS", 1)  # one block-row per chunk
-    monkeypatch.setattr(mod, "COPY_CHUNK", 7)  # copies in odd-sized pieces too
+    monkeypatch.setattr(kernel, "CHUNK_ELEMENTS", 1)  # one block-row per chunk
+    monkeypatch.setattr(io_threads, "COPY_CHUNK", 7)  # copies in odd-sized pieces too
     tensors = make_tensors(block=block, seed=7)
     src = write_checkpoint(tmp_path / "fp8", tensors, block=block)
     dequantize(src, tmp_path / "out", block=None, force=False, dry_run=False, emit=Events())
