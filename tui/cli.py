@@ -132,9 +132,10 @@ def run_console(args: argparse.Namespace) -> int:
               "or use a subcommand such as `npu-console profiles list`.", file=sys.stderr)
         return 2
     from tui.app import make_app
+    from tui.shutdown import run_console_app
 
-    make_app(session, device_interval_s=args.interval).run()
-    return 0
+    # SIGHUP/SIGTERM end it in order, and whatever it started stops with it (unless left running on purpose).
+    return run_console_app(make_app(session, device_interval_s=args.interval), lambda: session.run_dir)
 
 
 def _positive_float(text: str) -> float:

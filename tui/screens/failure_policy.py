@@ -1,0 +1,133 @@
+"""The console's error policy: a failure is one sentence on screen, its detail in the run's log.
+
+A mixin of `NpuConsoleApp` that replaces Textual's default, which ends the app
+and prints a traceback with every local variable (the environment, and with it
+`HF_TOKEN` and API keys) on any unhandled exception:
+
+- a worker that fails (a launch into a read-only runs folder, a chat with a full
+  disk, a stage list that cannot be read) becomes one redacted sentence
+  (`notify`), the traceback without locals goes to `console.log` in the run
+  folder (or the private fallback), and the console goes on;
+- anything else is fatal: the detail is logged, the server we launched (unless
+  the operator chose to leave it running) and the running stage are stopped,
+  and the app exits with status 1 and one sentence. The CLI then sweeps every
+  descendant (`tui.shutdown`), double-forked ones included.
+
+In a headless test run the first failure is also kept where Textual's test
+harness re-raises it at the end, so a test never passes over a broken worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from textual.app import App
+from textual.worker import NoActiveWorker, Worker, WorkerFailed, get_current_worker
+
+from tui.failures import ConsoleLog, failure_sentence
+from tui.proc_tree import stop_tree, tree_mark
+from tui.server.launcher import SERVER_ESCALATION
+from tui.session import ConsoleSession
+
+if TYPE_CHECKING:
+    from tui.screens.server_control import ServerControl
+    from tui.stages.runner import StageRun
+
+_DOING = {
+    "server-launch": "The launch",
+    "server-stop": "The stop",
+    "server-attach": "The attach",
+    "attach-check": "The attach check",
+    "server-exit": "Following the server's exit",
+    "server-tail": "Following the server log",
+    "server-metrics": "Reading /metrics",
+    "server-ready": "The readiness check",
+    "playground-reply": "The chat reply",
+    "playground-dialog": "The playground dialog",
+    "stage": "The stage",
+    "stage-pick": "Starting the stage",
+    "stage-cancel": "Cancelling the stage",
+    "stage-runs": "Listing the stage runs (w)",
+    "stop-holder": "Stopping the process",
+    "chip-detail": "Reading the chip's rates",
+    "device-poll": "Reading the devices",
+    "host": "Reading the host",
+    "profiles": "Switching the profile",
+    "variants": "Switching the variant",
+    "run-dir": "Creating the run folder",
+    "report": "Writing the report",
+    "quit": "Quitting",
+}
+
+
+class FailurePolicy(App[None]):
+    """`_handle_exception` as the console wants it; the app provides `session`, `server` and `_stage`."""
+
+    session: ConsoleSession
+    server: ServerControl
+    _stage: StageRun | None
+
+    def kept_running(self) -> Collection[str]:
+        """Tree marks of what the operator chose to leave running at quit (the console's end keeps them)."""
+        launched = self.server.server if self.server is not None else None
+        if launched is not None and launched.released:
+            return (tree_mark(launched.log_path),)
+        return ()
+
+    def _handle_exception(self, error: Exception) -> None:
+        if isinstance(error, WorkerFailed):
+            self._worker_failed(error.error, _current_worker())
+        else:
+            self._fatal(error)
+
+    def _worker_failed(self, error: BaseException, worker: Worker[object] | None) -> None:
+        group = worker.group if worker is not None else ""
+        doing = _DOING.get(group) or (f"The task {worker.name}" if worker is not None and worker.name else None)
+        sentence = failure_sentence(error, doing)
+        where = self._log_failure(sentence, error)
+        self.notify(sentence + (f" Details in {where}." if where else ""), title="Failed", severity="error",
+                    timeout=15)
+        self._keep_for_tests(error)
+
+    def _fatal(self, error: BaseException) -> None:
+        sentence = failure_sentence(error, "The console")
+        where = self._log_failure(sentence, error)
+        self._stop_what_we_started()
+        self._keep_for_tests(error)
+        ending = " It stopped what it had started."
+        self.exit(return_code=1, message=f"npu-console: {sentence}{ending}" + (f" Details in {where}." if where
+                                                                                  else ""))
+
+    def _log_failure(self, sentence: str, error: BaseException) -> str | None:
+        path = ConsoleLog().record(self.session.run_dir, sentence, error)
+        return str(path) if path is not None else None
+
+    def _keep_for_tests(self, error: BaseException) -> None:
+        if self.is_headless and self._exception is None and isinstance(error, Exception):
+            self._exception = error  # Textual's test harness re-raises it when the test's app closes
+
+    def _stop_what_we_started(self) -> None:
+        """Start stopping our server (unless left running on purpose) and the stage; the CLI's sweep follows."""
+        launched = self.server.server if self.server is not None else None
+        if launched is not None and launched.running and not launched.released:
+            threading.Thread(
+                target=stop_tree, args=(launched.pid, SERVER_ESCALATION),
+                kwargs={"with_group": True, "mark": tree_mark(launched.log_path)},
+                name="fatal-stop-server", daemon=True,
+            ).start()
+        stage = self._stage
+        if stage is not None:
+            try:
+                asyncio.get_running_loop().create_task(stage.cancel(), name="fatal-stop-stage")
+            except RuntimeError:
+                pass
+
+
+def _current_worker() -> Worker[object] | None:
+    try:
+        return get_current_worker()
+    except NoActiveWorker:
+        return None
