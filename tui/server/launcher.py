@@ -74,6 +74,7 @@ class ServerProcess:
         self._started = time.monotonic()
         self._tail = LogTail(log_path, from_start=True, start_offset=log_offset)
         self._stop_follow = asyncio.Event()
+        self.released = False  # the operator left it running: no longer followed
         self._follow = asyncio.create_task(
             follow(self._tail, self._deliver, stop=self._stop_follow, should_wait=should_wait),
             name=f"server-log-{process.pid}",
@@ -164,14 +165,15 @@ class ServerProcess:
 
     async def _await_exit(self) -> ServerExit:
         returncode = await self._process.wait()
+        # The follower finishes the batch in hand first: one reader, one consumer, lines in order.
+        self._stop_follow.set()
+        await self._follow
         # What the server wrote last is on disk: read it to the end before saying it ended.
-        while True:
+        while not self.released:
             batch = self._tail.read_available()
             await self._deliver(batch)
             if not batch.more:
                 break
-        self._stop_follow.set()
-        await self._follow
         self._tail.close()
         by_signal = signal.Signals(-returncode).name if returncode < 0 else None
         self.exit = ServerExit(returncode, by_signal, time.monotonic() - self._started)
