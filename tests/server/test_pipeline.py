@@ -107,6 +107,14 @@ async def test_a_launch_is_ready_when_the_api_answers_and_leaves_its_evidence(
     assert "hf_abcdefghijklmnopqrstuvwxyz0123" not in (run_dir / "launch.json").read_text()
     assert "--enforce-eager" in (run_dir / "launch.sh").read_text()
 
+    facts_file = run_dir / "facts.json"
+    for _ in range(int(BOUND_S / 0.05)):  # kept current while the server runs, not only at its end
+        if facts_file.exists() and json.loads(facts_file.read_text()).get("ready") is True:
+            break
+        await asyncio.sleep(0.05)
+    assert json.loads(facts_file.read_text())["architecture"] == "Qwen2ForCausalLM"
+    assert not (run_dir / "stop.json").exists()
+
     report = await pipe.stop()
     assert report is not None and report.ok
     assert pipe.status.state == "stopped"

@@ -99,3 +99,24 @@ async def test_serve_and_the_console_leave_the_same_evidence_for_the_same_launch
     assert cli_stop["how"] == tui_stop["how"] == "stopped"
     assert cli_stop["survivors"] == tui_stop["survivors"] == []
     assert cli_stop["asked_by"] == "Ctrl-C (SIGINT)" and tui_stop["asked_by"] == "the operator"
+
+
+async def test_the_console_with_an_unwritable_runs_folder_says_so_in_one_sentence(tmp_path: Path) -> None:
+    demo = prepare_demo_host(tmp_path / "sim")
+    profile = load_profile(shipped_profiles_dir() / "demo.toml")
+    path = save_profile(replace(profile, server=replace(profile.server, port=free_port())), tmp_path / "demo.toml")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the runs folder should be")
+    session = build_session(profile=str(path), variant="eager", runs_dir=blocker / "runs", demo=True,
+                            env=demo.env({**os.environ, **INSTANT}), move_busy_demo_port=False)
+    app = make_app(session, host_sampler=FixedHost(), device_interval_s=0.5)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_until(pilot, lambda: app.devices.state is not None and app.devices.state.snapshot is not None,
+                         timeout=30, what="the first device reading")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: isinstance(app.screen, PreflightScreen), timeout=30, what="preflight")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.server.status.state == "failed", timeout=30, what="the refusal")
+        detail = app.server.status.detail or ""
+        assert "cannot write the evidence" in detail and "--runs-dir" in detail and "\n" not in detail
+        assert app.server.server is None and app.is_running, "nothing started, and the console goes on"

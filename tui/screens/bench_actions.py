@@ -104,10 +104,7 @@ class BenchActions(App[None]):
 
     def _server_url(self) -> str | None:
         """The URL of a server that can take requests now (ours when ready, or an attached one), else None."""
-        status = self.server.status
-        if status.state in ("ready", "attached") and status.url:
-            return status.url
-        return None
+        return self.server.status.serving_url
 
     async def _bench(self, profile: Profile, mode: BenchMode, label: str | None) -> StageOutcome | None:
         url = self._server_url()

@@ -431,8 +431,8 @@ class ServerPipeline:
 
         gone = self._gone
         async with httpx.AsyncClient(transport=self._transport) as client:
-            while self.status.state in ("ready", "attached") and self.status.url and not gone.is_set():
-                result = await fetch_metrics(client, self.status.url, api_key=self._api_key)
+            while (url := self.status.serving_url) and not gone.is_set():
+                result = await fetch_metrics(client, url, api_key=self._api_key)
                 at = time.monotonic()
                 if isinstance(result, ServingMetrics):
                     self.metrics.add(at, result)

@@ -8,6 +8,7 @@ from typing import Literal
 
 ServerState = Literal["not started", "preflight", "starting", "ready", "stopping", "stopped", "failed", "attached"]
 LIVE_STATES: frozenset[ServerState] = frozenset(("starting", "ready", "stopping"))
+SERVING_STATES: frozenset[ServerState] = frozenset(("ready", "attached"))
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,11 @@ class ServerStatus:
     detail: str | None = None  # one sentence: why it failed, what stopping found
     log_path: Path | None = None
     started_at: float | None = None  # monotonic, for the uptime
+
+    @property
+    def serving_url(self) -> str | None:
+        """Where requests can go now: the URL of our server once it is ready, or of an attached one; else None."""
+        return self.url if self.state in SERVING_STATES and self.url else None
 
     @property
     def ours_running(self) -> bool:
