@@ -28,6 +28,7 @@ from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.clipboard import clipboard_sentence
 from tui.screens.commands import ConsoleCommandsProvider
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.demo_stages import DemoStages
 from tui.screens.device_monitor import DeviceMonitor
 from tui.screens.devices_actions import DEVICE_TOOL_TIMEOUT_S, DevicesActions
 from tui.screens.failure_policy import FailurePolicy
@@ -51,7 +52,8 @@ from widgets.server_view import ServerView
 from widgets.stages_view import StagesView
 
 
-class NpuConsoleApp(FailurePolicy, BenchActions, StageActions, PlaygroundActions, ServerActions, DevicesActions):
+class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, PlaygroundActions, ServerActions,
+                    DevicesActions):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -165,14 +166,26 @@ async def test_precision_check_from_one_key_gives_a_verdict_per_prompt_and_layer
         assert result["csv"] and (folder / Path(result["csv"]).name).is_file()
 
 
-async def test_precision_on_a_folder_without_weights_says_so_before_loading_anything(tmp_path: Path) -> None:
-    app = demo_console(tmp_path)  # the simulated model folder has a config but no weights
+async def test_precision_in_the_demo_without_torch_in_the_stage_python_says_so_in_one_sentence(
+        tmp_path: Path) -> None:
+    """The simulated folder has no weights: the demo builds a tiny real model, which needs torch."""
+    no_torch = tmp_path / "bin" / "python-without-torch"
+    no_torch.parent.mkdir()
+    no_torch.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; sys.modules[\"torch\"] = None; "
+                        "import runpy; sys.argv = sys.argv[2:]; runpy.run_module(sys.argv[0], run_name=\"__main__\")' "
+                        '"$@"\n')
+    no_torch.chmod(0o755)
+    app = demo_console(tmp_path)
+    profile = app.session.profile
+    assert profile is not None
+    app.session.update_profile(replace(profile, stages=replace(profile.stages, python=str(no_torch))))
     notes = capture_notes(app)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("P")
-        await wait_until(pilot, lambda: any("no weights" in note for note in notes),
-                         what="the sentence about the missing weights")
-        assert any("point the profile's [model] path at a real folder" in note for note in notes)
+        await wait_until(pilot, lambda: any("needs torch and safetensors" in note for note in notes), timeout=30,
+                         what="the sentence about torch")
+        (note,) = [note for note in notes if "needs torch" in note]
+        assert note.count(". ") <= 1 and "precision check" in note
         assert not isinstance(app.screen, ChoiceScreen)
 
 

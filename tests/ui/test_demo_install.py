@@ -34,3 +34,44 @@ def test_a_port_in_time_wait_counts_as_free() -> None:
         client.recv(1)
         client.close()
     assert _port_free("127.0.0.1", port)
+
+
+async def test_the_demo_dequant_runs_for_real_on_a_tiny_fp8_checkpoint(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    from tests.ui.helpers import capture_notes, wait_until
+    from tests.ui.test_server_area import demo_console, plain
+    from tui.screens.confirm import ConfirmScreen
+
+    app = demo_console(tmp_path)
+    notes = capture_notes(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "dequant: succeeded" in plain(app, "#stage-status"), timeout=120,
+                         what="the dequant of the demo's FP8 checkpoint")
+        assert not isinstance(app.screen, ConfirmScreen), "the shipped demo profile is not rewritten"
+    output = tmp_path / "sim" / "models" / "tiny-fp8-as-bf16"
+    assert (output / "model.safetensors").is_file() and "quantization_config" not in (output / "config.json").read_text()
+    assert not any("no FP8 source" in note for note in notes)
+
+
+async def test_the_demo_precision_check_gets_a_tiny_real_model(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from tests.ui.helpers import wait_until
+    from tests.ui.test_server_area import demo_console
+    from tui.screens.choice import ChoiceScreen
+
+    app = demo_console(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen), timeout=120,
+                         what="the precision choice, on the demo's real model")
+        detail = str(app.screen.query_one("OptionList").get_option_at_index(0).prompt)
+        assert "tiny-qwen2" in detail
+        await pilot.press("escape")
+    assert (tmp_path / "sim" / "models" / "tiny-qwen2" / "model.safetensors").is_file()

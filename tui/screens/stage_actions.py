@@ -83,6 +83,10 @@ class StageActions(App[None]):
 
         def _show_profile(self) -> None: ...
 
+        def _run_demo_dequant(self) -> object: ...
+
+        async def _demo_precision_model(self) -> Path | None: ...
+
     def _stages_view(self) -> StagesView | None:
         views = self.main.query(StagesView)
         return views.first() if views else None
@@ -92,6 +96,10 @@ class StageActions(App[None]):
     def action_run_dequant(self) -> None:
         profile = self.session.profile
         settings = profile.stages.dequant if profile else None
+        if self.session.simulated and (settings is None or not settings.source):
+            self.main.show_area("stages")
+            self._run_demo_dequant()  # the demo's own tiny FP8 checkpoint: the stage runs for real
+            return
         if profile is None or settings is None or not settings.source or not settings.destination:
             self.notify("This profile names no FP8 source and BF16 destination: set [stages.dequant] source and "
                         "destination in the profile.", severity="warning", timeout=8)
@@ -122,14 +130,16 @@ class StageActions(App[None]):
         location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
         problems = [location.problem] if location.path is None else \
             await asyncio.to_thread(check_model_folder, location.path)
+        if (location.path is None or problems) and self.session.simulated:
+            # The simulated folder has config files only: the demo checks a tiny real model instead.
+            self.main.show_area("stages")
+            demo_model = await self._demo_precision_model()
+            if demo_model is None:
+                return
+            location, problems = replace(location, path=demo_model), []
         if location.path is None or problems:
-            if self.session.simulated:
-                self.notify("The simulated model folder has config files but no weights. The precision check runs "
-                            "the real model on this CPU: point the profile's [model] path at a real folder (a "
-                            "0.5B model takes seconds).", severity="warning", timeout=10)
-            else:
-                self.notify(f"The precision check loads the model's weights on this host's CPU: {problems[0]}",
-                            severity="warning", timeout=10)
+            self.notify(f"The precision check loads the model's weights on this host's CPU: {problems[0]}",
+                        severity="warning", timeout=10)
             return
         settings = profile.stages.precision
         status = self.server.status
@@ -195,8 +205,9 @@ class StageActions(App[None]):
         if not runs:
             self.notify("No stage has run in this session yet.")
             return
-        choices = [Choice(str(i), f"{run.name} · {run.state}", run.summary or (run.error or ""))
-                   for i, run in enumerate(runs)]
+        choices = [Choice(str(i), f"{run.name} · {run.state}" + (f" · {run.result['label']}" if run.result
+                                                                   and run.result.get("label") else ""),
+                          run.summary or (run.error or "")) for i, run in enumerate(runs)]
         picked = await self.push_screen_wait(ChoiceScreen(f"Stage runs in {run_dir}", choices))
         view = self._stages_view()
         if picked is not None and view is not None:
@@ -337,7 +348,7 @@ class StageActions(App[None]):
             view.show_stage(Text(f"{outcome.name}: {outcome.state} in {outcome.seconds:.1f} s", style=style),
                             None, None, False)
             view.show_result(f"{outcome.name}: {outcome.state}", outcome.result, outcome.error, outcome.run_folder)
-        if not outcome.ok:
+        if not outcome.ok and outcome.state != "cancelled":  # a cancel was the operator's own: the area says it
             self.notify(outcome.error or outcome.state, title=f"{outcome.name} {outcome.state}",
-                        severity="error" if outcome.state == "failed" else "warning", timeout=10)
+                        severity="error", timeout=10)
 
