@@ -15,7 +15,7 @@ from textual.app import App
 from tui.devices.backends import NpuSmiBackend, read_npu_usages
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
-from tui.proc_tree import stop_tree
+from tui.proc_tree import Expected, stop_tree
 from tui.profiles import ProfileError
 from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.confirm import ConfirmScreen
@@ -27,6 +27,20 @@ from tui.session import ConsoleSession
 from widgets.devices_view import DevicesView
 
 DEVICE_TOOL_TIMEOUT_S = 10.0
+
+
+def shown_process(row: HeldMemory, pid: int) -> Expected:
+    """What the operator was shown of `pid`, checked again right before it is signalled.
+
+    The holder itself: its start time and command line. A zombie's parent (shown through
+    its child): it must be older than that child, or the PID has been reused since.
+    """
+    host = row.host
+    if host is None:
+        return Expected(pid)
+    if host.pid == pid:
+        return Expected(pid, create_time=host.started_at, command=host.command)
+    return Expected(pid, started_before=host.started_at)
 
 
 class DevicesActions(App[None]):
@@ -77,7 +91,7 @@ class DevicesActions(App[None]):
         if row.ours:
             self._killed_own = (pid, row.device.name or (host.command.split()[0] if host else "?"))
         before = self._chip_hbm(row)
-        report = await asyncio.to_thread(stop_tree, pid)
+        report = await asyncio.to_thread(stop_tree, pid, expect=shown_process(row, pid))  # a PID can be reused
         self._pending_release = (row, before)
         self.post_message(TreeStopped(row, report))
         self.devices.poll_now()

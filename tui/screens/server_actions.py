@@ -20,7 +20,7 @@ from textual.app import App
 
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
-from tui.proc_tree import stop_tree
+from tui.proc_tree import Expected, identify, stop_tree
 from tui.profiles import Profile, ProfileError
 from tui.screens.attach import AttachScreen, AttachTarget
 from tui.screens.choice import Choice, ChoiceScreen
@@ -228,12 +228,15 @@ class ServerActions(App[None]):
             if offer is None:
                 continue
             pids = ", ".join(map(str, offer.pids))
+            shown = {pid: await asyncio.to_thread(identify, pid) for pid in offer.pids}  # checked again below
+            commands = "".join(f"\n  {pid}: {(seen.command or '')[:100]}" for pid, seen in shown.items() if seen)
             if not await self.push_screen_wait(ConfirmScreen(
-                "Stop processes", f"{offer.label}: stop pid(s) {pids} and everything they started?", "Stop them",
+                "Stop processes", f"{offer.label}: stop pid(s) {pids} and everything they started?{commands}",
+                "Stop them",
             )):
                 continue
-            for pid in offer.pids:
-                report = await asyncio.to_thread(stop_tree, pid)
+            for pid in offer.pids:  # only if each is still the process shown: a PID can be reused meanwhile
+                report = await asyncio.to_thread(stop_tree, pid, expect=shown[pid] or Expected(pid))
                 if not report.ok:
                     self.notify(report.error or f"pid {pid} survived", severity="error")
             self.devices.poll_now()
