@@ -33,6 +33,8 @@ def stages_table(profile: Profile) -> Table:
     if dequant.source or dequant.destination:
         block = f" · block {dequant.block_size}" if dequant.block_size else " · block from config.json"
         table.add_row("Dequant", f"{dequant.source or '?'} → {dequant.destination or '?'}{block}")
+    elif profile.runtime == "simulated":
+        table.add_row("Dequant", Text("the demo's tiny FP8 checkpoint, built on the first d", style="dim"))
     else:
         table.add_row("Dequant", Text("no FP8 source in this profile", style="dim"))
     bench = stages.bench
