@@ -43,7 +43,6 @@ from tui.screens.server_actions import RunningLaunch, ServerActions
 from tui.screens.server_control import ServerControl
 from tui.screens.stage_actions import StageActions
 from tui.server.launch_plan import launch_plan
-from tui.server.serving_metrics import MetricsHistory
 from tui.session import ConsoleSession
 from tui.stages.runner import DeviceQueue, StageRun
 from widgets.console_header import ConsoleHeader, HeaderInfo
@@ -87,7 +86,6 @@ class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, Playg
         self.server = ServerControl(session.http_transport)
         self._holders: tuple[HeldMemory, ...] = ()  # who holds device memory, as of the last read
         self._prelaunch_hbm: dict[tuple[int, int | None], int] | None = None
-        self._metrics = MetricsHistory()
         self._running_launch: RunningLaunch | None = None  # what the server we launched really runs
         self._attached_pids: frozenset[int] = frozenset()  # the tree of the server we attached to, when seen
         self._killed_own: tuple[int, str] | None = None  # a process of our server stopped from the Devices area

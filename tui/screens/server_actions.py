@@ -42,7 +42,6 @@ from tui.server.launch_plan import LaunchPlan, launch_plan, shell_command
 from tui.server.launcher import LaunchError
 from tui.server.pipeline_evidence import EvidenceError, evidence_sentence
 from tui.server.preflight import run_preflight
-from tui.server.serving_metrics import MetricsHistory
 from tui.session import ConsoleSession
 from widgets.server_facts import metrics_rows, stats_rows
 from widgets.server_log import ServerLog, printable
@@ -75,7 +74,6 @@ class ServerActions(App[None]):
     server: ServerControl
     _holders: tuple[HeldMemory, ...]
     _prelaunch_hbm: dict[tuple[int, int | None], int] | None
-    _metrics: MetricsHistory
     _running_launch: RunningLaunch | None
     _attached_pids: frozenset[int]
     _killed_own: tuple[int, str] | None
