@@ -1,0 +1,83 @@
+"""The files a stage run leaves in `<run dir>/<stage>-<YYYYmmdd-HHMMSS>/`.
+
+- `stage.json`   what ran and how it ended (written at start and at the end)
+- `events.jsonl` every stdout line (a non-JSON line kept as `{"event": "stdout", "line": …}`)
+- `stderr.log`   the stage's full stderr, as it arrives
+- `result.json`  the result event's data, written atomically
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from tui.atomic import atomic_write_json
+from tui.stages.events import StageEvent
+
+STAGE_META = "stage.json"
+EVENTS_FILE = "events.jsonl"
+STDERR_FILE = "stderr.log"
+RESULT_FILE = "result.json"
+
+
+def unique_folder(parent: Path, stem: str) -> Path:
+    """Create `parent/stem` (or `stem-1`, `stem-2`, … when taken) and return it."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        candidate = parent / (stem if attempt == 0 else f"{stem}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"could not find a free stage folder name for {stem} under {parent}")
+
+
+def write_meta(folder: Path, meta: Mapping[str, Any]) -> None:
+    """`stage.json`, atomically; a full disk must not turn a result into a crash, so a failure is dropped."""
+    try:
+        atomic_write_json(folder / STAGE_META, dict(meta))
+    except OSError:
+        pass
+
+
+class EvidenceFiles:
+    """`events.jsonl`, `stderr.log` and `result.json` of one run, open while the stage runs."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._events: IO[bytes] = open(folder / EVENTS_FILE, "ab")  # noqa: SIM115 - closed by close()
+        try:
+            self._stderr: IO[bytes] = open(folder / STDERR_FILE, "ab")  # noqa: SIM115
+        except BaseException:
+            self._events.close()
+            raise
+
+    def record_stdout(self, line: str, event: StageEvent | str) -> None:
+        """One stdout line into `events.jsonl` (a non-JSON line wrapped as a `stdout` event)."""
+        if isinstance(event, str):
+            record = json.dumps({"event": "stdout", "line": event}, ensure_ascii=False)
+        else:
+            record = line.strip()
+        self._events.write((record + "\n").encode("utf-8"))
+        self._events.flush()
+
+    def record_stderr(self, chunk: bytes) -> None:
+        self._stderr.write(chunk)
+        self._stderr.flush()
+
+    def write_result(self, data: Mapping[str, Any]) -> None:
+        atomic_write_json(self.folder / RESULT_FILE, dict(data))
+
+    def close(self) -> None:
+        """Flush, fsync and close both logs (whatever state the disk is in)."""
+        for handle in (self._events, self._stderr):
+            with contextlib.suppress(OSError):
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(OSError):
+                handle.close()
