@@ -26,7 +26,8 @@ EN: dict[str, str] = {
     "s_adaptation": "Adaptation analysis",
     "s_notes": "Notes",
     "col_item": "Item", "col_value": "Value", "col_check": "Check", "col_status": "Status",
-    "col_component": "Component", "col_version": "Version",
+    "col_component": "Component", "col_version": "Version", "col_read_from": "Read from",
+    "evidence_heading": "Inference evidence: {folder}",
     "col_metric": "Metric", "col_threshold": "Threshold", "col_result": "Result",
     "col_phase": "Phase", "col_line": "Log line", "col_start_s": "Starts at (s)", "col_duration_s": "Duration (s)",
     "col_prompt": "Prompt", "col_output": "Output (first run)", "col_tokens": "Tokens", "col_latency": "Latency (ms)",
@@ -95,7 +96,7 @@ EN: dict[str, str] = {
     "note_nondeterministic": "Prompt {index} answered differently on its two runs at temperature 0 ({folder}).",
     "note_client_bound": "Benchmark {folder} was client-bound: its latencies include client time.",
     "note_dequant": "The checkpoint was converted from FP8 to BF16 before serving ({folder}).",
-    "note_spawn": "VLLM_WORKER_MULTIPROC_METHOD={value} was set for the launch ({label}).",
+    "note_spawn": "VLLM_WORKER_MULTIPROC_METHOD={value} was set for the launch(es): {label}.",
     "note_modelscope": "The model path holds ModelScope's `___` folder name (dots in the id become `___`): {path}",
 }
 
@@ -115,7 +116,8 @@ ZH: dict[str, str] = {
     "s_adaptation": "适配分析",
     "s_notes": "注意事项",
     "col_item": "项目", "col_value": "值", "col_check": "验证项", "col_status": "状态",
-    "col_component": "组件", "col_version": "版本",
+    "col_component": "组件", "col_version": "版本", "col_read_from": "读取自",
+    "evidence_heading": "推理验证：{folder}",
     "col_metric": "指标", "col_threshold": "阈值", "col_result": "结果",
     "col_phase": "阶段", "col_line": "日志行", "col_start_s": "开始于 (s)", "col_duration_s": "耗时 (s)",
     "col_prompt": "提示词", "col_output": "输出（第一次）", "col_tokens": "Token 数", "col_latency": "延迟 (ms)",

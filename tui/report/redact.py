@@ -17,6 +17,7 @@ _NAME = (r"[A-Za-z0-9_.-]*(?:api[_-]?key|apikey|token|secret|secret[_-]?key|pass
          r"|access[_-]?key)(?![A-Za-z0-9])")
 """A name that ends in a secret's word: `HF_TOKEN`, `api_key`, `--api-key`, `password`; not `max_tokens`."""
 _NAME_ONLY = re.compile(_NAME, re.IGNORECASE)
+_FLAG_ONLY = re.compile(rf"--{_NAME}", re.IGNORECASE)
 _SHAPES = (
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),
     re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
@@ -52,5 +53,11 @@ def redact_tree(value: Any, key: str | None = None) -> Any:
     if isinstance(value, dict):
         return {name: redact_tree(item, str(name)) for name, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_tree(item) for item in value]
+        out: list[Any] = []
+        for index, item in enumerate(value):  # an argv: the word after `--api-key` is the key
+            before = value[index - 1] if index else None
+            secret_flag = isinstance(before, str) and _FLAG_ONLY.fullmatch(before) is not None
+            out.append(MASK if secret_flag and isinstance(item, str) and not item.startswith("$")
+                       else redact_tree(item))
+        return out
     return value

@@ -81,11 +81,6 @@ def _launch_notes(ctx: Context, launch: LaunchEvidence, notes: list[str], source
                        line=error.get("line"), kind=error.get("kind"),
                        code=f" {error['code']}" if error.get("code") else "", hint=error.get("hint")))
         sources.append(launch.facts_path)
-    overrides = as_dict((launch.launch or {}).get("env_overrides"))
-    method = overrides.get("VLLM_WORKER_MULTIPROC_METHOD")
-    if method:
-        notes.append(t("note_spawn", value=method, label=launch.label))
-        sources.append(launch.launch_path)
     model = next((word for word in _argv(launch) if "___" in word), None)
     if model:
         notes.append(t("note_modelscope", path=model))
@@ -96,8 +91,15 @@ def notes(ctx: Context) -> dict[str, Any]:
     t = ctx.text
     found: list[str] = []
     sources: list[Any] = []
+    spawn: dict[str, list[str]] = {}
     for launch in ctx.launches():
         _launch_notes(ctx, launch, found, sources)
+        method = as_dict((launch.launch or {}).get("env_overrides")).get("VLLM_WORKER_MULTIPROC_METHOD")
+        if method:
+            spawn.setdefault(str(method), []).append(launch.label)
+            sources.append(launch.launch_path)
+    for method, labels in spawn.items():
+        found.append(t("note_spawn", value=method, label=", ".join(labels)))
     for run in ctx.runs:
         for stage in run.stages:
             folder = ctx.cite(stage.folder)[0]

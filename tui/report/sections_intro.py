@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tui.report.collect import RunEvidence
-from tui.report.doc import Block, Context, as_dict, bullets, not_run, number, paragraph, section, table
+from tui.report.doc import Block, Context, as_dict, not_run, number, paragraph, section, table
 
 CHECKS = (("check_launch", None), ("check_evidence", "evidence"), ("check_precision", "precision"),
           ("check_bench", "bench"), ("check_accuracy", "accuracy"), ("check_dequant", "dequant"))
@@ -47,7 +47,8 @@ def introduction(ctx: Context) -> dict[str, Any]:
         if value is not None:
             rows.append([t(label), value])
             sources.append(path)
-    profiles = sorted({str(run.meta["profile"]) for run in ctx.runs if run.meta.get("profile")})
+    profiles = sorted({str(run.meta["profile"]) for run in ctx.runs
+                       if run.meta.get("profile") not in (None, "", "cli")})
     if profiles:
         rows.append([t("profile"), ", ".join(profiles)])
     variants = [launch.label for launch in ctx.launches()]
@@ -75,6 +76,10 @@ def introduction(ctx: Context) -> dict[str, Any]:
         table([t("col_check"), t("col_status")], checks, caption=t("what_verified")),
     ]
     return section(ctx, "introduction", blocks)
+
+
+def _source(field: Any) -> str:
+    return str(field.get("source") or "—") if isinstance(field, dict) and field.get("value") is not None else "—"
 
 
 def _field_text(ctx: Context, field: Any) -> str:
@@ -105,27 +110,25 @@ def environment(ctx: Context) -> dict[str, Any]:
                                                     f"npu-console evidence --url {ctx.url}{ctx.profile_flag()}")])
     data, path = found[0]
     assert data is not None
-    rows: list[list[str]] = [[t("python"), _field_text(ctx, data.get("python"))]]
+    python = data.get("python")
+    rows: list[list[str]] = [[t("python"), _field_text(ctx, python), _source(python)]]
     packages = as_dict(data.get("packages"))
     for name in PACKAGE_ORDER:
         if name in packages:
-            rows.append([name, _field_text(ctx, packages[name])])
+            rows.append([name, _field_text(ctx, packages[name]), _source(packages[name])])
     for key in ("cann", "driver", "firmware"):
-        rows.append([t(key), _field_text(ctx, data.get(key))])
-    rows.append([t("chips"), _chips_text(ctx, data.get("chips"))])
+        rows.append([t(key), _field_text(ctx, data.get(key)), _source(data.get(key))])
+    rows.append([t("chips"), _chips_text(ctx, data.get("chips")), _source(data.get("chips"))])
     os_field = as_dict(data.get("os"))
-    rows.append([t("os"), _field_text(ctx, os_field)])
+    rows.append([t("os"), _field_text(ctx, os_field), _source(os_field)])
     if os_field.get("kernel"):
-        rows.append([t("kernel"), str(os_field["kernel"])])
+        rows.append([t("kernel"), str(os_field["kernel"]), "uname"])
     cpu = as_dict(data.get("cpu"))
     cpu_text = _field_text(ctx, cpu)
     if cpu.get("logical_cpus"):
         cpu_text += f" ({cpu['logical_cpus']} × {cpu.get('arch') or '?'})"
-    rows.append([t("cpu"), cpu_text])
-    where = [table([t("col_component"), t("col_version")], rows, ctx.cite(path))]
+    rows.append([t("cpu"), cpu_text, _source(cpu)])
+    where = [table([t("col_component"), t("col_version"), t("col_read_from")], rows, ctx.cite(path))]
     where.append(paragraph(t("env_from", at=data.get("captured_at"), interpreter=data.get("interpreter"),
                              how=data.get("interpreter_chosen_as")), ctx.cite(path)))
-    others = [ctx.cite(other)[0] for _data, other in found[1:]]
-    if others:
-        where.append(bullets(others, ctx.cite(*[other for _d, other in found[1:]])))
     return section(ctx, "environment", where)

@@ -133,7 +133,8 @@ def _bench_tables(ctx: Context) -> list[Block]:
             row: list[Any] = [key] + [number(value) if not isinstance(value, str) else value for value in values]
             if pair is not None:
                 compared = pair.get(key, {})
-                row += [number(compared.get("delta_pct"), 1), compared.get("better") or "—"]
+                better = {"a": found[0][0], "b": found[1][0]}.get(str(compared.get("better")), "—")
+                row += [number(compared.get("delta_pct"), 1), better]
             rows.append(row)
         caption = t("bench_caption", mode=mode)
         if pair is not None:
@@ -147,8 +148,9 @@ def _comparisons(ctx: Context) -> list[Block]:
     blocks: list[Block] = []
     for run in ctx.runs:
         for data, path in run.comparisons:
+            names = {"a": str(data.get("a")), "b": str(data.get("b"))}
             rows = [[row.get("metric"), number(row.get("a")), number(row.get("b")), number(row.get("delta_pct"), 1),
-                     row.get("better") or "—"] for row in map(as_dict, as_list(data.get("rows")))]
+                     names.get(str(row.get("better")), "—")] for row in map(as_dict, as_list(data.get("rows")))]
             blocks.append(table([t("col_metric"), str(data.get("a")), str(data.get("b")), t("col_delta"),
                                  t("col_better")], rows, ctx.cite(path),
                                 t("comparison_caption", a=data.get("a"), b=data.get("b"))))

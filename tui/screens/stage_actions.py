@@ -181,6 +181,35 @@ class StageActions(App[None]):
         self._run_stage("accuracy", args, f"Accuracy: GSM8K, first {settings.limit}, {settings.shots}-shot "
                                           f"{settings.mode}, grader {settings.grader}", python=sys.executable)
 
+    def action_run_evidence(self) -> None:
+        """The profile's evidence prompts at temperature 0, twice each, and the API exchanges as curl."""
+        from tui.stages.evidence.options import evidence_args
+
+        profile, status = self.session.profile, self.server.status
+        if profile is None or status.state not in ("ready", "attached") or not status.url:
+            self.notify("No server is ready: launch one (l) or attach to one (a) first.", severity="warning")
+            return
+        python = stage_python(profile, self.session.env) if profile.stages.python else None
+        args = evidence_args(profile.stages.evidence, status.url, model=profile.server.served_model_name,
+                             api_key_env=profile.server.api_key_env, serving_python=python,
+                             server_command=profile.server.command[0])
+        self.main.show_area("stages")
+        self._run_stage("evidence", args, f"Inference evidence {status.url}", python=sys.executable)
+
+    @work(group="report", exclusive=True)
+    async def action_write_report(self) -> None:
+        """report.md/report.json (Chinese) and report.en.md/report.en.json from this session's run folder."""
+        from tui.report.build import ReportError, write_session_report
+
+        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        try:
+            written = await asyncio.to_thread(write_session_report, run_dir)
+        except (ReportError, OSError) as error:
+            self.notify(str(error) if isinstance(error, ReportError) else f"The report could not be written in "
+                        f"{run_dir}: {error.strerror or error}", severity="error", timeout=8)
+            return
+        self.notify(f"{written[0]} and {written[1].name} (English: {written[2].name}).", title="Report written")
+
     async def action_quit(self) -> None:
         """A running stage is stopped (its whole process group) before the console goes: nothing outlives us."""
         if self._stage is not None:

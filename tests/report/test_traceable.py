@@ -1,0 +1,60 @@
+"""Every figure the report prints is the one in the file it cites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.report.conftest import FIXTURE, GENERATED_AT, row, tables
+from tui.report.build import build_report
+from tui.report.doc import number
+from tui.report.sections_measure import BENCH_ROWS
+
+
+def cited(table: dict[str, Any], ending: str) -> list[Any]:
+    return [json.loads((FIXTURE / path).read_text()) for path in table["sources"] if path.endswith(ending)]
+
+
+def test_benchmark_cells_are_the_cited_results(session_runs: list[Path]) -> None:
+    report = build_report(session_runs, "en", FIXTURE, GENERATED_AT)
+    (bench,) = [table for table in tables(report, "performance") if table["caption"].startswith("Benchmark `serve`")]
+    results = cited(bench, "result.json")
+    assert [result["label"] for result in results] == ["eager", "graph"] == bench["columns"][1:3]
+    checked = 0
+    for key in BENCH_ROWS["serve"]:
+        if any(result.get(key) is not None for result in results):
+            assert row(bench, key)[1:3] == [number(result.get(key)) for result in results]
+            checked += 1
+    assert checked >= 15
+
+
+def test_environment_rows_are_the_cited_fields(session_runs: list[Path]) -> None:
+    report = build_report(session_runs, "en", FIXTURE, GENERATED_AT)
+    (environment,) = tables(report, "environment")
+    (data,) = cited(environment, "environment.json")
+    assert row(environment, "CANN")[1:] == [data["cann"]["value"], data["cann"]["source"]]
+    assert row(environment, "torch")[1:] == [data["packages"]["torch"]["value"],
+                                             data["packages"]["torch"]["source"]]
+    assert row(environment, "NPU firmware")[1] == f"unknown: {data['firmware']['reason']}"
+
+
+def test_precision_and_accuracy_cells_are_the_cited_results(session_runs: list[Path]) -> None:
+    report = build_report(session_runs, "en", FIXTURE, GENERATED_AT)
+    metrics = tables(report, "precision")[0]
+    (precision,) = cited(metrics, "result.json")
+    assert row(metrics, "cosine_min")[1:] == [number(precision["summary"]["cosine_min"], 4),
+                                              f"≥ {precision['thresholds']['cosine_min']:g}", "PASS"]
+    (accuracy_table,) = tables(report, "accuracy")
+    (accuracy,) = cited(accuracy_table, "result.json")
+    (line,) = accuracy_table["rows"]
+    assert line[5:10] == [str(accuracy["total"]), str(accuracy["correct"]), number(accuracy["accuracy"]),
+                          str(accuracy["extraction_failures"]), str(accuracy["failed_requests"])]
+
+
+def test_start_up_figures_are_the_logs(session_runs: list[Path]) -> None:
+    report = build_report(session_runs, "en", FIXTURE, GENERATED_AT)
+    (startup,) = [table for table in tables(report, "performance") if table["caption"].startswith("Start-up")]
+    facts = cited(startup, "facts.json")
+    assert [line[3] for line in startup["rows"]] == [number(item["weights_gib"]) for item in facts]
+    assert [line[7] for line in startup["rows"]] == ["eager", "PIECEWISE"]
