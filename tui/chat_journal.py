@@ -75,10 +75,12 @@ class ChatJournal:
 
     `request` and `reply` never raise for the disk: they return None when the
     record is on disk, else the sentence to show (the chat goes on without it).
+    Without a run folder (`None`: it could not be made, which the caller has said
+    once) nothing is written and nothing more is said.
     """
 
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / JOURNAL
+    def __init__(self, run_dir: Path | None) -> None:
+        self.path = run_dir / JOURNAL if run_dir is not None else None
 
     def request(self, conversation: str, mode: Mode, model: str, url: str, body: Mapping[str, Any],
                 prompt: str, system: str | None) -> str | None:
@@ -96,6 +98,8 @@ class ChatJournal:
         })
 
     def _append(self, what: str, record: Mapping[str, Any]) -> str | None:
+        if self.path is None:
+            return None
         try:
             append_json_line(self.path, record)
         except OSError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -22,6 +23,7 @@ from tui.api.curl import as_curl
 from tui.api.errors import ApiError
 from tui.api.reply import Reply
 from tui.chat_journal import ChatJournal, journals_under, read_conversations
+from tui.failures import os_error_reason
 from tui.playground import PlaygroundState
 from tui.runs import safe_name
 from tui.screens.choice import Choice, ChoiceScreen
@@ -165,7 +167,12 @@ class PlaygroundActions(App[None]):
         if view is None:
             return
         state = self.playground
-        run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
+        try:
+            run_dir: Path | None = await asyncio.to_thread(self.session.ensure_run_dir)
+        except OSError as error:  # the chat works without its journal; say so once
+            run_dir = None
+            self.notify(f"This chat is not saved: no run folder ({os_error_reason(error)}).", title="Chat journal",
+                        severity="error", timeout=10)
         journal = ChatJournal(run_dir)
         label = "you" if state.mode == "chat" else "prompt"
         turn = await view.start_turn(prompt, label)
