@@ -46,6 +46,11 @@ async def test_e_then_w_writes_the_report_of_the_session(tmp_path: Path) -> None
         await wait_until(pilot, lambda: any((folder / "result.json").exists()
                                             for folder in run_dir.glob("evidence-*")), timeout=60,
                          what="the evidence stage's result")
+        await pilot.press("R")  # a second launch in the same session: its files are kept apart (launch.1.json …)
+        await wait_until(pilot, lambda: isinstance(app.screen, PreflightScreen), timeout=40, what="the preflight")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: (run_dir / "launch.1.json").exists() and app.server.status.state == "ready",
+                         timeout=40, what="the relaunch ready")
         notes.clear()
         await pilot.press("W")
         await wait_until(pilot, lambda: any("report.md" in note for note in notes), timeout=30, what="the report")
@@ -54,10 +59,22 @@ async def test_e_then_w_writes_the_report_of_the_session(tmp_path: Path) -> None
         await pilot.press("s")
         await confirm(pilot)
         await wait_until(pilot, lambda: app.server.status.state == "stopped", timeout=40, what="the server stopped")
-    report = json.loads((run_dir / "report.json").read_text())
+    report = json.loads((run_dir / "report.en.json").read_text())
     status = {section["id"]: section["status"] for section in report["sections"]}
     assert status["inference"] == "ok" and status["precision"] == "not_run"
+    (startup,) = [block for block in next(section for section in report["sections"] if section["id"] == "performance")
+                  ["blocks"] if block["type"] == "table" and block["caption"].startswith("Start-up")]
+    assert [row[0] for row in startup["rows"]] == ["eager", "eager (2)"]
+    log = (run_dir / "server.log").read_text()
+    assert log.count("Application startup complete.") == 2
+    second = json.loads((run_dir / "launch.json").read_text())["log_offset"]
+    ready_lines = [row[1] for phase_table in [block for block in next(
+        section for section in report["sections"] if section["id"] == "inference")["blocks"]
+        if block["type"] == "table" and "phases" in (block["caption"] or "").lower()]
+        for row in phase_table["rows"] if row[0] == "ready"]
+    assert len(ready_lines) == 2 and int(ready_lines[1]) > log[:second].count("\n"), \
+        "the second launch's phases are read from its own lines of server.log"
     chinese = (run_dir / "report.md").read_text()
-    assert chinese.startswith("# 验证报告：") and "**启动：eager**" in chinese
+    assert chinese.startswith("# 验证报告：") and "**启动：eager**" in chinese and "**启动：eager (2)**" in chinese
     english = (run_dir / "report.en.md").read_text()
     assert "Fixed prompts at temperature 0, each sent twice" in english and (run_dir / "report.en.json").exists()
