@@ -249,13 +249,37 @@ def stop_tree(
         if changed is not None:
             return StopReport(pids=(), stopped=(), survivors=(), last_signal=None, error=changed)
     tree = process_tree(pid, with_group=with_group)
+    adopted: list[int] = []
     if mark is not None:
         known = {process.pid for process in tree}
-        tree += [process for process in marked_processes(mark) if process.pid not in known]
+        extra = [process for process in marked_processes(mark) if process.pid not in known]
+        adopted = [process.pid for process in extra if _parent(process) == os.getpid()]
+        tree += extra
     if not tree:
         return StopReport(pids=(), stopped=(), survivors=(), last_signal=None,
                           error=f"process {pid} does not exist (any more)")
-    return _stop(tree, escalation)
+    report = _stop(tree, escalation)
+    _reap(adopted)
+    return report
+
+
+def _parent(process: psutil.Process) -> int | None:
+    try:
+        return int(process.ppid())
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _reap(pids: Sequence[int]) -> None:
+    """Collect the exit status of orphans the subreaper adopted (nobody else waits for them: no zombies kept).
+
+    Only adopted orphans: a child we started ourselves is waited for by the code that started it.
+    """
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue
 
 
 def _stop(tree: list[psutil.Process], escalation: Sequence[tuple[signal.Signals, float]]) -> StopReport:
