@@ -238,11 +238,12 @@ class ServerPipeline:
         self._stopping = True
         self._asked_by = asked_by
         self.set_status("stopping")
-        report = await server.stop()
-        self._stop_report = report
-        self._flush()
-        await self._record_end(server, server.exit)  # the exit watcher leaves a stop to us: we have the report
-        return report
+        try:
+            self._stop_report = await server.stop()
+        finally:  # even when the stop itself failed, the end is recorded and waiters are released
+            self._flush()
+            await self._record_end(server, server.exit)  # the exit watcher leaves a stop to us: we have the report
+        return self._stop_report
 
     def release(self) -> None:
         """Stop following the server and leave it running (the operator chose to); say so in `stop.json`."""
