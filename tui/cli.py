@@ -107,12 +107,12 @@ def _command_module(name: str) -> ModuleType:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in SUBCOMMANDS:
-        from tui.cli_guard import run_guarded
+    from tui.cli_guard import run_guarded
 
+    if args.command in SUBCOMMANDS:
         module = _command_module(args.command)
         return run_guarded(f"npu-console {args.command}", lambda: int(module.run(args)))
-    return run_console(args)
+    return run_guarded("npu-console", lambda: run_console(args))
 
 
 def run_console(args: argparse.Namespace) -> int:
