@@ -19,6 +19,7 @@ most of it importing torch), one at a time.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -32,10 +33,17 @@ from pathlib import Path
 
 import psutil
 import pytest
+from rich.console import Console
+from textual.widgets import Static
 
 from tests.real_vllm import console, engine
 from tests.sim.harness import free_port
+from tests.ui.helpers import FixedHost, wait_until
+from tui.app import NpuConsoleApp, make_app
 from tui.proc_tree import TREE_MARK_VAR
+from tui.profiles import load_profile
+from tui.screens.preflight import PreflightScreen
+from tui.session import ConsoleSession
 
 FAILURE_TIMEOUT_S = 600.0
 """A failed launch ends in 20-40 s on an idle 2-core machine; generous for a busy one."""
@@ -223,3 +231,43 @@ def test_each_launch_failure_gets_its_kind_hint_and_own_message(
     if facts_file.is_file():
         saved = json.loads(facts_file.read_text(encoding="utf-8"))
         check_diagnosis(case, saved.get("root_cause"))
+
+
+# ---- the TUI's diagnosis ---------------------------------------------------------------------------------
+
+
+def plain(app: NpuConsoleApp, selector: str) -> str:
+    out = Console(width=200, record=True, file=io.StringIO())
+    out.print(app.main.query_one(selector, Static).content)
+    return out.export_text()
+
+
+async def test_the_consoles_diagnosis_shows_the_kind_hint_and_the_exceptions_own_message(
+    tiny_qwen2: Path, tmp_path: Path
+) -> None:
+    """The launch key with a model whose architecture vLLM lacks (preflight passes it: config.json and weights
+    are there): the Server area's diagnosis names `unsupported_architecture`, vLLM's own ValueError, the fix."""
+    case = CASES["architecture"]
+    profile = write_case_profile(case, tiny_qwen2, tmp_path, free_port())
+    session = ConsoleSession(profile=load_profile(profile), runs_root=tmp_path / "runs", env=dict(os.environ),
+                             variant="eager")
+    app = make_app(session, host_sampler=FixedHost(), device_interval_s=0.5)
+    async with app.run_test(size=(200, 50)) as pilot:
+        try:
+            await pilot.press("l")
+            await wait_until(pilot, lambda: isinstance(app.screen, PreflightScreen), timeout=engine.START_TIMEOUT_S,
+                             what="the preflight checklist")
+            checklist = "\n".join(str(static.content) for static in app.screen.query(Static))
+            assert "✘" not in checklist, checklist
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.server.status.state == "failed", timeout=FAILURE_TIMEOUT_S,
+                             what="the launch to fail")
+            await wait_until(pilot, lambda: "Root cause" in plain(app, "#server-facts"), timeout=60,
+                             what="the diagnosis")
+            shown = " ".join(plain(app, "#server-facts").split())
+            assert "Root cause: unsupported_architecture" in shown, shown
+            assert "ValueError: Model architectures ['FooBarForCausalLM'] are not supported" in shown, shown
+            assert "architectures" in shown.split("Try:", 1)[1], shown
+        finally:
+            await app.server.stop()
+    assert left_behind(tmp_path / "runs") == [], "processes of the failed launch outlived it"
