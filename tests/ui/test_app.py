@@ -163,6 +163,7 @@ async def test_demo_moves_off_a_busy_port(tmp_path: Path) -> None:
     try:
         try:
             holder.bind(("127.0.0.1", 8000))
+            holder.listen()  # a server there: busy (a socket lingering in TIME_WAIT is not)
         except OSError:
             pass  # something else holds 8000 already: just as busy
         app = demo_app(tmp_path / "runs")

@@ -50,7 +50,10 @@ class ChoiceScreen(DialogScreen[str | None]):
         yield KeyBar(id="dialog-keys", follow_bindings=False, palette=False)
 
     def initial_focus(self) -> Widget | None:
-        options = self.query_one(OptionList)
+        found = self.query(OptionList)
+        if not found:  # closing already (the console quit while it opened)
+            return None
+        options = found.first()
         for index, choice in enumerate(self._choices):
             if choice.key == self._current and choice.problem is None:
                 options.highlighted = index

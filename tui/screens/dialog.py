@@ -98,7 +98,8 @@ class DialogScreen(ModalScreen[ResultT]):
         if len(self.query("#dialog-buttons Button")) + len(self.query(Input)) > 1:
             hints.append(("tab", "Tab ←→", "next button"))
         hints.extend(self.extra_keys())
-        self.query_one("#dialog-keys", KeyBar).show(tuple(hints))
+        for bar in self.query("#dialog-keys").results(KeyBar):
+            bar.show(tuple(hints))
 
     def extra_keys(self) -> Iterable[tuple[str, str, str]]:
         """More (key, shown as, label) hints for the key bar."""
