@@ -87,7 +87,8 @@ class PlaygroundActions(App[None]):
                 line.append(f" · {label} {value:g}" if isinstance(value, float) else f" · {label} {value}")
         if state.mode == "chat" and state.history:
             line.append(f" · {len(state.history) // 2} turn(s) so far")
-        line.append("\ntype to write a prompt · Enter send · Esc cancel/leave · ^T chat/completion · ^N new · ^B edit last · ^O options · "
+        line.append("\ntype to write a prompt · Enter send · Esc cancel/leave · ^T chat/completion · ^N new · "
+                    "^B edit last · ^O options · "
                     "^G presets · ^R history · ^Y copy reply · ^L copy curl", style="dim")
         view.show_settings(line)
 
