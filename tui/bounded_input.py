@@ -69,15 +69,19 @@ class BoundedLines:
     Iterating yields strings that end with a newline (the file's last line gets
     one added), holding at most about `block` bytes of input plus one line. A
     line longer than `max_line` characters keeps its first `max_line` and drops
-    the rest; `cut_lines` counts such lines, `bytes_read` what was read.
+    the rest; `cut_lines` counts such lines, `bytes_read` what was read. With
+    `max_bytes`, reading stops past that many bytes and `too_big` is set.
     """
 
-    def __init__(self, handle: BinaryIO, *, max_line: int = MAX_LINE, block: int = BLOCK) -> None:
+    def __init__(self, handle: BinaryIO, *, max_line: int = MAX_LINE, block: int = BLOCK,
+                 max_bytes: int | None = None) -> None:
         self._handle = handle
         self._max_line = max_line
         self._block = block
+        self._max_bytes = max_bytes
         self.cut_lines = 0
         self.bytes_read = 0
+        self.too_big = False  # `max_bytes` was reached: reading stopped there
 
     def __iter__(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -111,6 +115,9 @@ class BoundedLines:
             carry, skipping = self._grow("", rest)
 
     def _read(self) -> bytes:
+        if self._max_bytes is not None and self.bytes_read >= self._max_bytes:
+            self.too_big = True
+            return b""
         while True:
             try:
                 data = self._handle.read(self._block)

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.hostile.console_pty import Console, console_env
 from tests.hostile.helpers import REPO, tmpfs
-from tests.hostile.tty import Console, console_env
 from tests.sim.harness import wait_for
 
 SECRET = "hf_" + "S3cr3tT0kenValue" * 2

@@ -101,12 +101,11 @@ def _read_file(path: str) -> DeviceSnapshot | str:
     blocks: list[str] = []
     try:
         with open_regular(path) as handle:
-            lines = BoundedLines(handle)
-            for block in lines:
-                blocks.append(block)
-                if lines.bytes_read > MAX_SAVED_BYTES:
-                    return (f"{path} is larger than {MAX_SAVED_BYTES >> 20} MiB, far more than any npu-smi output; "
-                            "give the saved output of `npu-smi info` (or `npu-smi info -m`).")
+            lines = BoundedLines(handle, max_bytes=MAX_SAVED_BYTES + 1)
+            blocks.extend(lines)
+            if lines.too_big:
+                return (f"{path} is larger than {MAX_SAVED_BYTES >> 20} MiB, far more than any npu-smi output; "
+                        "give the saved output of `npu-smi info` (or `npu-smi info -m`).")
     except InputError as error:
         return f"{error}."
     except OSError as error:
