@@ -4,11 +4,15 @@ and from lines written in each rule's exact format where a real log of the case 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from tests.server.logfacts.corpus import OWN_LOGS, read_log
+from tui.server import logfacts
 from tui.server.logfacts import KINDS, Diagnosis, ErrorFound, LogFacts, parse_log_text
+from tui.server.logfacts.hints import KIND_HINTS
 from tui.server.logfacts.particulars import MESSAGE_LIMIT, exception_message
 from tui.server.logfacts.vllm_flags import closest_flag
 
@@ -295,3 +299,32 @@ def test_vllm_mindspore_records_are_read_like_vllms() -> None:
     assert facts["max_model_len"] == 8192 and facts["kv_cache_tokens"] == 95_232
     assert kinds(facts) == ["engine_init_failed", "max_model_len"]
     assert root(facts)["detail"] == {"requested": 65536, "supported": 32768, "source": "max_position_embeddings"}
+
+
+PACKAGE = Path(logfacts.__file__).parent
+
+
+def test_the_rules_the_modules_cite_are_in_the_repository() -> None:
+    cited = set()
+    for module in PACKAGE.glob("*.py"):
+        cited |= set(re.findall(r"\b([A-Z][A-Z_]+\.md)\b", module.read_text(encoding="utf-8")))
+    assert cited == {"RULES.md"}, cited
+    rules = (PACKAGE / "RULES.md").read_text(encoding="utf-8")
+    for kind in KINDS:
+        assert f"`{kind}`" in rules, kind
+        assert kind in KIND_HINTS, kind
+
+
+def test_the_consoles_diagnosis_widget_shows_the_exceptions_own_message() -> None:
+    from widgets.server_facts import diagnosis_text
+
+    facts = LogFacts(collect_events=False)
+    facts.feed(read_log(next(OWN_LOGS.glob("106_*.log"))))
+    facts.close()
+    root_cause = facts.root_cause
+    assert root_cause is not None and root_cause.message is not None
+    shown = diagnosis_text(root_cause, len(facts.errors) - 1).plain
+    assert "Root cause: max_model_len" in shown
+    assert "ValueError: User-specified max_model_len (4096) is greater than" in shown
+    assert "lower --max-model-len to at most 1024" in shown
+    assert "[type=value_error" not in shown

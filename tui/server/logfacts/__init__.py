@@ -2,16 +2,20 @@
 
 The same reader serves the log pane (fed live, chunk by chunk, it reports typed
 events), the run directory's `facts.json` and `npu-console log facts`
-(CONTRACTS.md). It reads every vLLM / vllm-ascend version's wording in the
-shared KEYLINES.md, and logs as people save them: ANSI colour, CR LF, process
-prefixes, tqdm frames, hard wraps, tracebacks.
+(RULES.md beside this module: the contract, the rules where it is silent, the
+key lines of every vLLM / vllm-ascend version). It reads that wording, and logs
+as people save them: ANSI colour, CR LF, process prefixes, tqdm frames, hard
+wraps, tracebacks.
 
 Modules, one concern each: `chunks` (physical lines out of chunks cut
 anywhere), `normalize` (one physical line made readable), `keylines` (the
 key-line patterns, by first word), `statements` (lines that state many facts:
 config dump, arguments, echoed command, banner), `fields` (each fact from its
 best source), `compilation` (the graph mode from its clues), `errors` (failure
-kinds and codes), `diagnosis` (the failure value and root-cause ranking),
+kinds and codes), `failure_context` (what the lines before a failure change:
+a traceback through quantization code, an operator's stop), `particulars` (a
+failure's own message and details), `vllm_flags` (the flags vLLM knows, for a
+did-you-mean), `diagnosis` (the failure value and root-cause ranking),
 `hints` (what to try), `phases` (start-up phases and durations), `events` (what
 a line changed), `facts` (the accumulator, `LogFacts`).
 """

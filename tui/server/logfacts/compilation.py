@@ -2,7 +2,7 @@
 
 No single line states it in every version, and some lines contradict earlier
 ones, so the clues are collected as they come and resolved on demand in this
-order (expected/NOTES.md "compilation"): a later explicit override
+order (RULES.md, "compilation"): a later explicit override
 (`…; setting cudagraph_mode=PIECEWISE`), vllm-ascend's `X compilation enabled
 on NPU`, the engine config dump's `cudagraph_mode` (enum repr or JSON number),
 the tqdm captions `Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)` /

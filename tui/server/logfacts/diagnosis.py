@@ -4,7 +4,7 @@ A failed start prints a cascade: torch_npu's `error code is 107001`, then
 ERR00100, the CANN `EE1001` line, then `EngineCore failed to start.`, the API
 server's `Engine core initialization failed`, and an `ERR99999` on the way
 out. The operator needs the first specific one, not the last loud one, so each
-kind has a rank (CONTRACTS.md, expected/NOTES.md): the specific kinds first,
+kind has a rank (RULES.md): the specific kinds first,
 then a bare Python `traceback`, then `worker_died`, `engine_dead`,
 `engine_init_failed`; ties go to the earliest line.
 

@@ -2,7 +2,7 @@
 
 Only ERROR/CRITICAL records and lines with no level at all (raw stderr:
 tracebacks, torch_npu's error block, CANN's code lines) are asked; a WARNING
-that quotes a traceback is not a failure (expected/NOTES.md "errors"). The
+that quotes a traceback is not a failure (RULES.md "Errors"). The
 kinds are tried in the contract's order and the first that matches wins, so
 `RuntimeError: … NPU function error: …, error code is 107001` is an
 `ascend_error` with code "107001", not a bare `traceback`. A traceback gives an

@@ -11,7 +11,7 @@ Each physical line goes through `normalize` (control bytes, prefix, record
 head), then, by its form, the record rules of `keylines` (one dict lookup on
 the first word), the uvicorn access/startup checks, or the raw-line rules; ERROR
 records and raw lines also go to `errors.classify`. Scalar facts keep, per
-source, the first value stated, and the best source wins (expected/NOTES.md):
+source, the first value stated, and the best source wins (RULES.md):
 `max_model_len` from `Using max model len` beats the config dump, which beats
 the arguments, the echoed command and `Maximum concurrency for N tokens`.
 

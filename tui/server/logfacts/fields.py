@@ -4,7 +4,7 @@ A log states some facts several times and in several ways: the target model's
 `Using max model len` and then the drafter's; the config dump's `max_seq_len`;
 the `'max_model_len'` argument; `--max-model-len` on an echoed command. The
 contract wants the first statement (the drafter comes second) from the best
-source (expected/NOTES.md), whatever the line order, so each field keeps one
+source (RULES.md), whatever the line order, so each field keeps one
 slot per source priority, filled once, and its value is the best filled slot.
 
 A hard-wrapped record is read twice, truncated and then joined; a slot filled

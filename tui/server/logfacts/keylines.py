@@ -1,6 +1,6 @@
 """The key lines of a `vllm serve` log, every vLLM version's wording, keyed by the message's first word.
 
-Each row of KEYLINES.md (shared fixtures) becomes a `Rule`: an anchored pattern,
+Each key line of RULES.md §3 becomes a `Rule`: an anchored pattern,
 what to do with its match, and the start-up phase the line marks. The rules are
 grouped by the first word of the message, so a line costs one dict lookup and
 usually no regex at all (most lines start with a word no rule cares about); a
@@ -8,7 +8,7 @@ line whose word has rules tries only those few patterns, each anchored at the
 start. Lines that state many facts at once (the config dump, the arguments,
 an echoed command, the banner) are read by `statements`.
 
-Wording by version (see KEYLINES.md): `torch.compile takes` (≤ ~0.17) / `took`
+Wording by version (RULES.md §3): `torch.compile takes` (≤ ~0.17) / `took`
 (~0.18+) / `… and initial profiling/warmup run together took`; `init engine …
 took N seconds` (≤ 0.19) / `took N s (compilation: …)`; `Starting vLLM API server
 on` / `API server N on` / `server on`; `Model loading took X GB|GiB [memory] and`

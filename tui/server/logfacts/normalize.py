@@ -11,7 +11,7 @@ once, with substring checks first: the common clean line costs a few `in` tests.
 The record head is vLLM's `LEVEL MM-DD HH:MM:SS [file.py:line] ` (≤ v0.7 without
 the `[`), or uvicorn's `LEVEL:` padded to 9 characters, or nothing (raw stderr:
 tracebacks, tqdm, print()). Which of the three a line is decides whether it may
-carry an error (KEYLINES.md §1, expected/NOTES.md "errors").
+carry an error (RULES.md §2 "Record heads" and "Errors").
 """
 
 from __future__ import annotations

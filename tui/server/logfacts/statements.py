@@ -9,7 +9,7 @@ the API server's `non-default args: {…}` dict (`args: Namespace(…)` up to
 echoed, and the ASCII-art banner's `version`/`model` lines. Each function reads
 one such line and returns what it states as (field, source priority, value)
 offers for the accumulator, noting graph-mode clues on the way; the priorities
-say which source wins when several state the same field (expected/NOTES.md).
+say which source wins when several state the same field (RULES.md).
 """
 
 from __future__ import annotations
