@@ -366,3 +366,59 @@ def test_a_full_runs_folder_is_one_sentence_and_nothing_runs(
     assert process.returncode == 2
     assert_one_sentence(err)
     assert "No space left on device" in err
+
+
+DOUBLE_FORKER = '''
+import http.server, os, sys, time
+port = int(sys.argv[sys.argv.index("--port") + 1])
+pid_file = os.environ["DAEMON_PID_FILE"]
+if os.fork() == 0:  # a daemon of the server: fork, setsid, fork again, so it is nobody's child
+    os.setsid()
+    if os.fork() == 0:
+        with open(pid_file + ".tmp", "w") as out:
+            out.write(str(os.getpid()))
+        os.replace(pid_file + ".tmp", pid_file)
+        while True:
+            time.sleep(1)
+    os._exit(0)
+print("(APIServer pid=1) INFO:     Application startup complete.", flush=True)
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+'''
+
+
+def test_sigterm_also_stops_a_daemon_the_server_double_forked(
+    demo_profile: tuple[Path, dict[str, str], int], tmp_path: Path, reaper: list[subprocess.Popen[str]]
+) -> None:
+    profile_path, env, _ = demo_profile
+    script = tmp_path / "double_forker.py"
+    script.write_text(DOUBLE_FORKER)
+    profile = load_profile(profile_path)
+    path = save_profile(replace(profile, server=replace(profile.server, command=(sys.executable, str(script)))),
+                        tmp_path / "forker.toml")
+    pid_file = tmp_path / "daemon.pid"
+    process = serve(path, {**env, "DAEMON_PID_FILE": str(pid_file)}, tmp_path)
+    reaper.append(process)
+    daemon = 0
+    try:
+        read_until(process, "Ready: the API answers.")
+        deadline = time.monotonic() + 30
+        while not pid_file.exists():
+            assert time.monotonic() < deadline, "the daemon never started"
+            time.sleep(0.05)
+        daemon = int(pid_file.read_text())
+        others = {os.getsid(pid) for pid in alive(descendants(process.pid)) if pid != daemon}
+        others.add(os.getsid(process.pid))
+        assert alive([daemon]) and os.getsid(daemon) not in others, "a session of its own: no group of ours holds it"
+        assert psutil.Process(daemon).ppid() == process.pid, "serve is its subreaper: the orphan comes to us"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 128 + signal.SIGTERM, err
+        assert not alive([daemon]), "the double-forked daemon went with its server"
+    finally:
+        if daemon and alive([daemon]):
+            os.kill(daemon, signal.SIGKILL)

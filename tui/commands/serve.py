@@ -131,6 +131,9 @@ async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import contextlib
 
+    from tui.proc_tree import become_subreaper
+
+    become_subreaper()  # a server's double-forked daemon is re-parented to us, and stopped with its tree
     signals = SignalWatch(asyncio.get_running_loop(), err)
     try:
         preparing = asyncio.ensure_future(_prepare(args, out, err))
