@@ -69,8 +69,9 @@ def _stop(process: subprocess.Popen[str]) -> None:
 def record_session(folder: Path, *, heavy: bool = False) -> list[Path]:
     """Make the session under `folder` and return its run folders (serve, evidence, bench per variant).
 
-    `heavy` adds a precision check (CPU float32 against CPU bfloat16 on a tiny real model the test builds)
-    and a short GSM8K accuracy run against the eager server: the committed fixture has them, the live
+    `heavy` adds a precision check (CPU float32 against CPU bfloat16 on a tiny real model the test builds),
+    a short GSM8K accuracy run against the eager server and the FP8 → BF16 dequant of a tiny block-FP8
+    checkpoint: the committed fixture has them, the live
     test leaves them out (and checks that the report says they were not run).
     """
     demo = prepare_demo_host(folder / "sim")
@@ -103,6 +104,10 @@ def record_session(folder: Path, *, heavy: bool = False) -> list[Path]:
         subprocess.run([sys.executable, "-m", "tui.stages.tiny_model", str(model)], check=True, capture_output=True,
                        timeout=TIMEOUT_S)
         _run(["precision", "--model", str(model), "--device", "cpu", "--runs-dir", str(runs)], env)
+        fp8 = folder / "tiny-fp8"
+        subprocess.run([sys.executable, "-m", "tui.sim.demo_checkpoints", "fp8", str(fp8)], check=True,
+                       capture_output=True, timeout=TIMEOUT_S)
+        _run(["dequant", str(fp8), str(folder / "tiny-bf16"), "--runs-dir", str(runs)], env)
     return sorted((path for path in runs.glob("*/*") if path.is_dir()), key=lambda path: path.name)
 
 

@@ -58,3 +58,12 @@ def test_start_up_figures_are_the_logs(session_runs: list[Path]) -> None:
     facts = cited(startup, "facts.json")
     assert [line[3] for line in startup["rows"]] == [number(item["weights_gib"]) for item in facts]
     assert [line[7] for line in startup["rows"]] == ["eager", "PIECEWISE"]
+
+
+def test_the_dequant_row_is_the_cited_result(session_runs: list[Path]) -> None:
+    report = build_report(session_runs, "en", FIXTURE, GENERATED_AT)
+    (adaptation,) = tables(report, "adaptation")
+    (dequant,) = [json.loads((FIXTURE / path).read_text()) for path in adaptation["sources"] if "dequant-" in path]
+    assert row(adaptation, "FP8 → BF16 dequantization")[1] == (
+        f"{dequant['tensors_converted']} tensor(s) converted, {dequant['tensors_copied']} copied, "
+        f"{number(dequant['bytes_written'] / 1e6, 1)} MB written in {dequant['seconds']} s to {dequant['output']}")

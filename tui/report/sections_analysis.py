@@ -12,7 +12,6 @@ FACT_ROWS = (("architecture", "architecture"), ("dtype", "dtype"), ("max_model_l
              ("tensor_parallel_size", "tensor_parallel"), ("compilation", "compilation"),
              ("graph_capture_sizes", "graph_sizes"), ("platform", "platform"))
 WARNINGS_PER_STAGE = 3
-GIB = 1024 ** 3
 
 
 def _argv(launch: LaunchEvidence) -> list[str]:
@@ -61,8 +60,8 @@ def adaptation(ctx: Context) -> dict[str, Any]:
                 written = result.get("bytes_written")
                 rows.append([t("dequant_row"), t("dequant_value", converted=result.get("tensors_converted"),
                                                  copied=result.get("tensors_copied"),
-                                                 gib=number(written / GIB if isinstance(written, (int, float))
-                                                            else None), seconds=result.get("seconds"),
+                                                 mb=number(written / 1e6 if isinstance(written, (int, float))
+                                                           else None, 1), seconds=result.get("seconds"),
                                                  output=result.get("output"))])
                 sources.append(stage.result_path)
     if not rows:
