@@ -43,6 +43,21 @@ class ConsoleHeader(Static):
     """
 
     def show(self, info: HeaderInfo) -> None:
+        self._info = info
+        width = self.size.width or 200
+        for short in (False, True):  # at 80 columns the selection hint takes its short form
+            text = self._line(info, short)
+            if text.cell_len <= width:
+                break
+        self.update(text)
+
+    def on_resize(self) -> None:
+        info: HeaderInfo | None = getattr(self, "_info", None)
+        if info is not None:
+            self.show(info)
+
+    @staticmethod
+    def _line(info: HeaderInfo, short: bool) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" npu-console ", style="bold reverse")
         if info.simulated:  # first, so that even 80 columns show it
@@ -60,7 +75,7 @@ class ConsoleHeader(Static):
             if (info.profile, info.variant) != (info.running_profile, info.running_variant):
                 selected = info.variant if info.profile == info.running_profile else \
                     f"{info.profile} · {info.variant}" if info.variant else str(info.profile)
-                text.append(f" · selected {selected} — R relaunches", style="bold yellow")
+                text.append(f" · selected {selected} — R" + ("" if short else " relaunches"), style="bold yellow")
         else:
             text.append("  profile ", style="dim")
             if info.profile is None:
@@ -74,4 +89,4 @@ class ConsoleHeader(Static):
         if info.url:
             text.append("   ")
             text.append(info.url, style="underline")
-        self.update(text)
+        return text

@@ -76,3 +76,18 @@ async def confirm(pilot: Pilot[None], screen_type: type[Any] | None = None) -> N
     wanted = screen_type or ConfirmScreen
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, wanted), what="the confirmation")
     await pilot.press("tab", "enter")
+
+
+LAUNCHED: list[tuple[int, float]] = []  # (pid, create time) of servers the tests launched; see conftest.py
+
+
+def remember_launch(app: NpuConsoleApp) -> None:
+    """Note the server `app` launched, so that a test that fails half-way still leaves nothing running."""
+    import psutil
+
+    pid = app.server.status.pid
+    if pid is not None:
+        try:
+            LAUNCHED.append((pid, psutil.Process(pid).create_time()))
+        except psutil.Error:
+            pass

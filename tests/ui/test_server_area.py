@@ -19,7 +19,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input, Log, OptionList, Static
 
-from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until
+from tests.ui.helpers import FixedHost, capture_notes, confirm, remember_launch, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.proc_tree import stop_tree
 from tui.profiles import load_profile, shipped_profiles_dir
@@ -80,6 +80,8 @@ async def launch_ready(app: NpuConsoleApp, pilot: Any) -> None:
     """Launch through a clean preflight (Enter on "Launch") and wait until the server is ready."""
     await launch(app, pilot)
     await pilot.press("enter")
+    await wait_until(pilot, lambda: app.server.status.pid is not None, timeout=30, what="the server started")
+    remember_launch(app)
     await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="the server ready")
 
 
@@ -91,6 +93,8 @@ async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
         checklist = plain_static(preflight)
         assert "Port" in checklist and "ASCEND_RT_VISIBLE_DEVICES" in checklist
         await pilot.press("enter")  # "Launch" has the focus when nothing failed
+        await wait_until(pilot, lambda: app.server.status.pid is not None, timeout=30, what="the server started")
+        remember_launch(app)
         await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="the server ready")
         pid = app.server.status.pid
         assert pid is not None and app.session.launched_pids == (pid,)

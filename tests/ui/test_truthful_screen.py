@@ -87,6 +87,11 @@ async def test_typing_into_a_stop_confirmation_cannot_stop_the_server(console: N
         await pilot.press(*"ay hi please y", "enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="the question to close")
         assert app.server.status.state == "ready", "Enter on the focused Cancel said no"
+        await pilot.press("v")
+        await pick(app, pilot, "graph")
+        header = plain(app, "#header")
+        assert "serving demo · eager ready · selected graph — R" in header, "the selection fits in 80 columns"
+        assert "relaunches" not in header, "the short form at 80 columns"
         await pilot.press("s")
         await confirm(pilot)
         await wait_until(pilot, lambda: app.server.status.state == "stopped", timeout=40, what="the stop")

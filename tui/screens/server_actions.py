@@ -192,7 +192,9 @@ class ServerActions(App[None]):
         elif choice == "leave":
             self.server.release()
             await asyncio.to_thread(self._record_left_running)
-            self.exit()
+            status = self.server.status
+            self.exit(message=f"The server (pid {status.pid}) keeps running at {status.url or 'its URL'}, logging to "
+                              f"{status.log_path}. The next console offers it under attach (a).")
 
     def _record_left_running(self) -> None:
         """Note in the run folder that the server runs on, so that the next attach (`a`) offers it."""
