@@ -104,6 +104,9 @@ def test_an_uncached_hub_id_offline_is_model_not_found_unknown_hub_id() -> None:
      "./models/qwen"),
     ("OSError: Invalid repository ID or local directory specified: 'Qwen/Qwen9-Nope'.", "unknown_hub_id",
      "Qwen/Qwen9-Nope"),
+    # ModelScope (VLLM_USE_MODELSCOPE=True), as vllm-ascend users see it (vllm-ascend issue #829).
+    ("modelscope.hub.errors.NotExistError: The model: Qwen/Qwen9-VL has no revision: main !", "unknown_hub_id",
+     "Qwen/Qwen9-VL"),
 ])
 def test_model_not_found_says_which(line: str, reason: str, model: str) -> None:
     text = ("(APIServer pid=1) INFO 12-07 11:06:20 [api_utils.py:286] non-default args: {'model_tag': "

@@ -52,6 +52,7 @@ _MODEL_MISSING = re.compile(
     r"Repo id must be in the form 'repo_name' or 'namespace/repo_name'|Invalid repository ID or local directory"
     r"|Cannot find any model weights with|RepositoryNotFoundError|Repository Not Found for url"
     r"|LocalEntryNotFoundError|Cannot find an appropriate cached snapshot folder"
+    r"|NotExistError: The model: \S+ has no revision"
 )
 _MAX_LEN = re.compile(r"max_model_len \(\d+\) is greater than the derived max_model_len")
 _BAD_ARGUMENT = re.compile(
@@ -128,7 +129,8 @@ def classify(message: str) -> tuple[str, str | None] | None:
 
 def _setup(message: str) -> tuple[str, str | None] | None:
     """What the launch asked for cannot be served: model, length, flags, platform (each behind a cheap guard)."""
-    if ("epo" in message or "model weights" in message or "snapshot" in message or "EntryNotFound" in message) \
+    if ("epo" in message or "model weights" in message or "snapshot" in message or "NotFound" in message
+            or "NotExist" in message) \
             and _MODEL_MISSING.search(message):
         return MODEL_NOT_FOUND, None
     if "max_model_len" in message and _MAX_LEN.search(message):

@@ -37,7 +37,10 @@ _REPO_FORM = re.compile(
     r"Invalid repository ID or local directory specified): '([^']*)'"
 )
 _NO_WEIGHTS_IN = re.compile(r"Cannot find any model weights with `([^`]*)`")
-_HUB_ID_IN = re.compile(r"(?:Repository Not Found for url: \S*/api/models/|Repo id: |repo_id=)([\w.-]+/[\w.-]+)")
+_HUB_ID_IN = re.compile(
+    r"(?:Repository Not Found for url: \S*/api/models/|Repo id: |repo_id=|NotExistError: The model: )"
+    r"([\w.-]+/[\w.-]+)"
+)
 _MAX_LEN = re.compile(
     r"max_model_len \((\d+)\) is greater than the derived max_model_len \((?:(\w+)=)?([\d.]+|None)"
 )
