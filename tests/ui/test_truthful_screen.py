@@ -230,3 +230,26 @@ async def test_a_server_left_running_is_offered_by_attach_and_shown_as_attached(
         assert alive(pid)
     finally:
         stop_tree(pid, with_group=True)
+
+
+async def test_k_on_our_own_servers_engine_core_says_what_happened(console: NpuConsoleApp) -> None:
+    from textual.widgets import DataTable
+
+    app = console
+    async with app.run_test(size=(120, 40)) as pilot:
+        await launch_ready(app, pilot)
+        await pilot.press("1")
+        processes = app.main.query_one("#processes", DataTable)
+        await wait_until(pilot, lambda: processes.row_count > 0 and str(processes.get_row_at(0)[6]) == "our server",
+                         what="our server's process on the chips")
+        processes.focus()
+        await pilot.press("k")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        question = str(app.screen.query_one("#question").render())
+        assert "part of the server this console launched" in question
+        await pilot.press("tab", "enter")
+        await wait_until(pilot, lambda: app.server.status.state in ("stopped", "failed"), timeout=40,
+                         what="the server to end")
+        await wait_until(pilot, lambda: "from the Devices area (k)" in (app.server.status.detail or ""),
+                         what="the true sentence")
+        assert "Nobody asked it to stop" not in (app.server.status.detail or "")
