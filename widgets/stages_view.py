@@ -18,6 +18,7 @@ from textual.widgets import Log, ProgressBar, Static
 from tui.profiles import Profile
 from widgets.area import AreaView
 from widgets.bench_view import bench_live, bench_result, comparison_table, is_bench_result, is_comparison
+from widgets.evidence_view import evidence_result, is_evidence_result
 from widgets.precision_view import is_precision_result, precision_result
 
 STAGE_KEYS_HINT = "d dequant · b benchmark · P precision · g accuracy · x cancel · w past runs"
@@ -82,6 +83,8 @@ def result_view(result: Mapping[str, Any], layers_of: int | None = None) -> Any:
         return comparison_table(result)
     if is_precision_result(result):
         return precision_result(result, layers_of)
+    if is_evidence_result(result):
+        return evidence_result(result)
     return result_table(result)
 
 

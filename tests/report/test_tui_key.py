@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import replace
 from pathlib import Path
+
+from rich.console import Console
+from textual.widgets import Static
 
 from tests.sim.harness import INSTANT, free_port
 from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until
@@ -14,6 +18,12 @@ from tui.profiles import load_profile, shipped_profiles_dir
 from tui.screens.preflight import PreflightScreen
 from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
+
+
+def stage_result(app: NpuConsoleApp) -> str:
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(app.main.query_one("#stage-result", Static).content)
+    return console.export_text()
 
 
 def demo_console(tmp_path: Path) -> NpuConsoleApp:
@@ -46,6 +56,9 @@ async def test_e_then_w_writes_the_report_of_the_session(tmp_path: Path) -> None
         await wait_until(pilot, lambda: any((folder / "result.json").exists()
                                             for folder in run_dir.glob("evidence-*")), timeout=60,
                          what="the evidence stage's result")
+        await wait_until(pilot, lambda: "answered the same twice at temperature 0" in stage_result(app),
+                         what="the evidence result drawn")
+        assert "yes" in stage_result(app) and "chat HTTP 200" in stage_result(app)
         await pilot.press("R")  # a second launch in the same session: its files are kept apart (launch.1.json …)
         await wait_until(pilot, lambda: isinstance(app.screen, PreflightScreen), timeout=40, what="the preflight")
         await pilot.press("enter")
