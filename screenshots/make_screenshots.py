@@ -71,7 +71,7 @@ async def server_running(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
     await open_preflight(app, pilot)
     await pilot.press("enter")
     await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=60, what="the server ready")
-    await wait_until(pilot, lambda: len(app._metrics) >= 2, timeout=20, what="two /metrics scrapes")
+    await wait_until(pilot, lambda: len(app.server.metrics) >= 2, timeout=20, what="two /metrics scrapes")
     await pilot.press("1")
     await pilot.pause(2.5)  # one more device read, with the server's HBM
     await pilot.press("2")
@@ -158,6 +158,14 @@ async def precision_check(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
     await pilot.pause(0.5)
 
 
+async def stop_question(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
+    """`s` while serving: the question that typing cannot answer (focus on Cancel)."""
+    await server_running(app, pilot)
+    app.clear_notifications()
+    await pilot.press("s")
+    await pilot.pause(0.5)
+
+
 async def stop_server(app: NpuConsoleApp) -> None:
     if app.server.status.ours_running:
         await app.server.stop()
@@ -170,6 +178,8 @@ SCENES: dict[str, tuple[tuple[int, int], Scene]] = {
     "palette-120x36": ((120, 36), open_palette),
     "profiles-120x36": ((120, 36), open_profile_picker),
     "preflight-120x40": ((120, 40), open_preflight),
+    "preflight-80x24": ((80, 24), open_preflight),
+    "stop-80x24": ((80, 24), stop_question),
     "serving-200x50": ((200, 50), server_running),
     "server-log-160x45": ((160, 45), server_zoomed),
     "playground-120x36": ((120, 36), playground_reply),
