@@ -12,7 +12,7 @@ from tui import __version__
 from tui.atomic import atomic_write_text
 from tui.report import sections_analysis, sections_inference, sections_intro, sections_measure
 from tui.report.collect import RunEvidence, read_run
-from tui.report.doc import Cite, Context, as_dict
+from tui.report.doc import Cite, Context, as_dict, printable_tree
 from tui.report.i18n import Text
 from tui.report.redact import redact_tree
 from tui.report.render_md import render_markdown
@@ -71,7 +71,7 @@ def build_report(run_dirs: Sequence[Path], lang: str, out_dir: Path, generated_a
         "sources_label": text("sources"),
         "sections": [builder(ctx) for builder in BUILDERS],
     }
-    redacted: dict[str, Any] = redact_tree(report)
+    redacted: dict[str, Any] = printable_tree(redact_tree(report))
     return redacted
 
 

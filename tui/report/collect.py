@@ -9,29 +9,41 @@ missing or unreadable are simply absent here; the report says what was not run. 
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.stages.runner import EVENTS_FILE, list_stage_runs
+from tui.proc import pid_exists
+from tui.stages.runner import EVENTS_FILE, RESULT_FILE, STAGE_META
 
 JSON_LIMIT = 64 * 1024 * 1024
-LOG_LIMIT = 512 * 1024 * 1024
+LOG_LIMIT = 256 * 1024 * 1024
 """A server log larger than this is read up to here: the start-up phases are at its beginning."""
 WARNINGS_KEPT = 20
 
 
-def read_json(path: Path) -> Any:
-    """The JSON in `path`, or None when it is missing, too large or not JSON."""
+def _regular(path: Path) -> bool:
+    """Only regular files are read: a FIFO or a device under a run folder's names must not hang the report."""
     try:
-        if path.stat().st_size > JSON_LIMIT:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in `path`, or None when it is missing, too large, not a regular file or not JSON."""
+    try:
+        if not _regular(path) or path.stat().st_size > JSON_LIMIT:
             return None
         return json.loads(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
 def read_text(path: Path, limit: int = 1024 * 1024) -> str | None:
+    if not _regular(path):
+        return None
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read(limit)
@@ -172,6 +184,8 @@ def read_launches(run_dir: Path) -> list[LaunchEvidence]:
             evidence.facts, evidence.facts_path = saved, run_dir / f"facts{suffix}.json"
         launches.append(evidence)
     log = run_dir / "server.log"
+    if not _regular(log):
+        return [item for item in launches if item.launch or item.script or item.facts]
     offsets = [_offset(item.launch) for item in launches]
     for index, evidence in enumerate(launches):
         if not log.is_file():
@@ -227,13 +241,32 @@ def _warnings(folder: Path) -> list[str]:
 
 
 def read_stages(run_dir: Path) -> list[StageEvidence]:
-    """The stage runs in `run_dir`, oldest first (the order they happened in)."""
-    stages = [StageEvidence(name=info.name, state=info.state, folder=info.folder, started=info.started,
-                            seconds=info.seconds, error=info.error,
-                            result=dict(info.result) if info.result is not None else None,
-                            warnings=_warnings(info.folder))
-              for info in list_stage_runs(run_dir)]
-    stages.reverse()
+    """The stage runs in `run_dir` (folders with a `stage.json`), oldest first (the order they happened in).
+
+    A run recorded as running whose process is gone (the console died with it) is `interrupted`.
+    """
+    stages: list[StageEvidence] = []
+    try:
+        folders = sorted(path for path in run_dir.iterdir() if path.is_dir() and _regular(path / STAGE_META))
+    except OSError:
+        return stages
+    for folder in folders:
+        meta = read_json(folder / STAGE_META)
+        meta = meta if isinstance(meta, dict) else {}
+        result = read_json(folder / RESULT_FILE)
+        state = str(meta.get("state") or "unknown")
+        if state == "running" and not pid_exists(meta.get("pid")):
+            state = "interrupted"
+        seconds = meta.get("seconds")
+        started = meta.get("started")
+        error = meta.get("error")
+        stages.append(StageEvidence(
+            name=str(meta.get("name") or folder.name.rsplit("-", 2)[0]), state=state, folder=folder,
+            started=started if isinstance(started, str) else None,
+            seconds=float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None,
+            error=error if isinstance(error, str) else None, result=result if isinstance(result, dict) else None,
+            warnings=_warnings(folder)))
+    stages.sort(key=lambda stage: (stage.started or "", stage.folder.name))
     return stages
 
 

@@ -34,15 +34,21 @@ BENCH_ROWS = {
 PHASE_COLUMNS = ("weights_loading", "compile", "graph_capture")
 
 
+def _said(value: Any) -> str:
+    """A value as the file states it, a dash when it states none."""
+    return "—" if value is None or value == "" else str(value)
+
+
 def _precision_blocks(ctx: Context, stage: StageEvidence) -> list[Block]:
     t = ctx.text
     result = stage.result or {}
     cited = ctx.cite(stage.result_path)
     summary, limits = as_dict(result.get("summary")), as_dict(result.get("thresholds"))
     reference, candidate = as_dict(result.get("reference")), as_dict(result.get("candidate"))
-    blocks: list[Block] = [paragraph(t("verdict", verdict=result.get("verdict"), mode=result.get("mode"),
-                                       reference=f"{reference.get('device')}/{reference.get('dtype')}",
-                                       candidate=f"{candidate.get('device')}/{candidate.get('dtype')}"), cited)]
+    blocks: list[Block] = [paragraph(t("verdict", verdict=_said(result.get("verdict")), mode=_said(result.get("mode")),
+                                       reference=f"{_said(reference.get('device'))}/{_said(reference.get('dtype'))}",
+                                       candidate=f"{_said(candidate.get('device'))}/{_said(candidate.get('dtype'))}"),
+                                     cited)]
     rows = []
     for key, limit_key, at_least in PRECISION_ROWS:
         value = summary.get(key)
@@ -54,7 +60,8 @@ def _precision_blocks(ctx: Context, stage: StageEvidence) -> list[Block]:
             rows.append([key, number(value, 4), f"{'≥' if at_least else '≤'} {limit:g}", "PASS" if passed else "FAIL"])
         else:
             rows.append([key, number(value, 4), "—", "—"])
-    blocks.append(table([t("col_metric"), t("col_value"), t("col_threshold"), t("col_result")], rows, cited))
+    if rows:
+        blocks.append(table([t("col_metric"), t("col_value"), t("col_threshold"), t("col_result")], rows, cited))
     reasons = as_list(result.get("reasons"))
     if reasons:
         blocks.append(paragraph(t("reasons", reasons="; ".join(map(str, reasons))), cited))
