@@ -15,6 +15,8 @@ ARM_PARTS = {("0x48", "0xd01"): "HiSilicon Kunpeng-920", ("0x48", "0xd02"): "HiS
 
 
 def _read(path: Path) -> str | None:
+    if not path.is_file():  # a FIFO or a device in its place must not hang the capture
+        return None
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read(READ_LIMIT)
