@@ -44,19 +44,21 @@ def add_stage_arguments(parser: argparse.ArgumentParser, *, with_url: bool = Tru
     """The options the stage itself takes (the CLI adds --profile, --runs-dir, --json on top)."""
     if with_url:
         parser.add_argument("--url", required=True, help="the server's root URL (…/v1 is accepted)")
-    parser.add_argument("--model", help="the served model name (default: the first of /v1/models)")
+    parser.add_argument("--model", metavar="M", help="the served model name (default: the first of /v1/models)")
     parser.add_argument("--mode", choices=("chat", "completion"), help="chat or raw completion (default: chat)")
     parser.add_argument("--prompt", action="append", default=None, metavar="TEXT",
                         help="a prompt of the set (repeat it; default: the profile's [stages.evidence] "
                         "or a built-in set)")
-    parser.add_argument("--max-tokens", type=_positive, help=f"tokens per reply (default {DEFAULT_MAX_TOKENS})")
+    parser.add_argument("--max-tokens", type=_positive, metavar="N",
+                        help=f"tokens per reply (default {DEFAULT_MAX_TOKENS})")
     parser.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
-    parser.add_argument("--timeout", type=_seconds, default=600.0, help="seconds allowed per request (default 600)")
+    parser.add_argument("--timeout", type=_seconds, default=600.0, metavar="S",
+                        help="seconds allowed per request (default 600)")
     parser.add_argument("--python", dest="serving_python", metavar="PATH",
                         help="the serving environment's interpreter, whose packages are recorded")
     parser.add_argument("--server-command", metavar="PROGRAM",
                         help="the server's program (`vllm`), whose interpreter is the serving one")
-    parser.add_argument("--ascend-root", type=Path, default=Path("/usr/local/Ascend"),
+    parser.add_argument("--ascend-root", type=Path, default=Path("/usr/local/Ascend"), metavar="DIR",
                         help="where CANN and the driver are installed (default /usr/local/Ascend)")
     parser.add_argument("--no-environment", action="store_true", help="do not capture the environment")
 
