@@ -129,3 +129,12 @@ def test_write_environment_writes_the_file_or_says_why_not(tmp_path: Path, no_de
     problem = asyncio.run(write_environment(blocked, env=no_device_tools, ascend_root=root,
                                             stage_python=sys.executable))
     assert problem is not None and problem.startswith(f"could not write {blocked / ENVIRONMENT_FILE}")
+
+
+def test_without_the_drivers_file_its_version_comes_from_npu_smi_and_says_so(tmp_path: Path,
+                                                                            no_device_tools: dict[str, str]) -> None:
+    snapshot = parse_saved_output(SNAPSHOT.read_text())
+    data = capture(tmp_path / "no-ascend", no_device_tools, stage_python=sys.executable, snapshot=snapshot)
+    assert data["driver"]["value"] == snapshot.driver_version == "24.1.0"
+    assert data["driver"]["source"] == "the console's last device reading (Version:)"
+    assert "does not exist" in data["driver"]["file_reason"]

@@ -75,6 +75,7 @@ async def run_evidence(args: argparse.Namespace) -> dict[str, Any]:
         chat_prompt = prompts[0] if mode == "chat" else default_prompts("chat")[0]
         completion_prompt = prompts[0] if mode == "completion" else default_prompts("completion")[0]
         exchanges = await api_exchanges(client, model, chat_prompt, completion_prompt, max_tokens, args.timeout)
+        emit_progress(4, total, "request", "API exchanges done")
         for name, exchange in exchanges.items():
             if exchange["error"]:
                 emit_log(f"{name}: {exchange['error']}", "warning")
