@@ -55,7 +55,7 @@ def hang_up(folder: Path, signum: int) -> None:
     try:
         console.wait_text("NPU/chip", 90)
         since = console.mark()
-        console.press("l")
+        console.command_key("l")
         console.wait_text("What will run", 60, since=since)
         time.sleep(0.5)
         console.press("\r")

@@ -70,6 +70,12 @@ class Console:
         """Where the text drawn so far ends: `wait_text(…, since=mark)` looks only at what comes after."""
         return len(self.text())
 
+    def command_key(self, key: str) -> None:
+        """A console key (not text for the prompt box): Esc first leaves any input, then the key."""
+        self.press("\x1b")
+        time.sleep(0.3)  # a lone Esc is told apart from an escape sequence by a short pause
+        self.press(key)
+
     def wait_text(self, needle: str, timeout: float = 60.0, since: int = 0) -> None:
         """Until `needle` (any case, runs of blanks as one space) has been drawn after `since`."""
         deadline = time.monotonic() + timeout

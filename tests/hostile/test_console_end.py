@@ -28,7 +28,7 @@ exec vllm "$@"
 def launch(console: Console) -> None:
     """`l`, then Enter on the preflight's Launch (it has the focus when nothing failed)."""
     since = console.mark()
-    console.press("l")
+    console.command_key("l")
     console.wait_text("What will run", 60, since=since)
     time.sleep(0.5)
     console.press("\r")
@@ -38,6 +38,13 @@ def _alive(process: psutil.Process) -> bool:
     try:
         return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
+        return False
+
+
+def _of_the_server(process: psutil.Process) -> bool:
+    try:
+        return "NPU_CONSOLE_TREE" in process.environ()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
 
@@ -74,7 +81,7 @@ def started(home: Path, daemon_profile: tuple[Path, Path]) -> Iterator[tuple[Con
         daemon = psutil.Process(int(pid_file.read_text()))
         wait_for(lambda: any("engine_core" in " ".join(p.cmdline()) for p in console.descendants()
                              if _alive(p)), 60, what="the server's EngineCore")
-        tree = [p for p in console.descendants() if _alive(p)]
+        tree = [p for p in console.descendants() if _alive(p) and _of_the_server(p)]  # not a passing npu-smi
         assert daemon.pid in {p.pid for p in tree}, "the subreaper adopted the double-forked daemon"
         assert daemon.ppid() == console.pid and os.getsid(daemon.pid) != os.getsid(console.pid)
         yield console, tree
@@ -104,7 +111,7 @@ def test_a_signal_stops_the_server_and_its_daemon(signum: int, started: tuple[Co
 
 def test_a_server_left_running_on_purpose_survives(started: tuple[Console, list[psutil.Process]]) -> None:
     console, tree = started
-    console.press("q")
+    console.command_key("q")
     console.wait_text("Leave it running", 30)
     time.sleep(0.3)
     console.press("\x1b[B")  # Down: "Leave it running and quit"
@@ -130,15 +137,15 @@ def test_a_read_only_runs_folder_is_a_sentence_and_the_console_goes_on(home: Pat
                           console_env(home, HF_TOKEN=SECRET, TMPDIR=str(private_tmp)))
         try:
             console.wait_text("NPU/chip", 60)
+            console.command_key("w")  # this session's stage runs: in a run folder that cannot be made
+            wait_for(lambda: any("Listing the stage runs (w) failed" in log.read_text()
+                                 for log in private_tmp.rglob("console.log")), 60, what="the detail logged")
             since = console.mark()
             launch(console)
             console.wait_text("read-only file system", 60, since=since)
-            since = console.mark()
-            console.press("w")  # this session's stage runs: in a run folder that cannot be made
-            console.wait_text("read-only", 60, since=since)
             assert console.process.poll() is None, "the console goes on after each failure"
             assert not [p for p in console.descendants() if "vllm" in " ".join(p.cmdline())]
-            console.press("q")
+            console.command_key("q")
             status = console.process.wait(60)
         finally:
             console.close()
