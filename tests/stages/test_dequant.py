@@ -422,7 +422,7 @@ def test_runs_as_a_module_and_speaks_json_lines(tmp_path: Path) -> None:
 
 
 def test_sigterm_mid_write_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runner cancels a stage with SIGTERM: the handler turns it into an exception and cleanup runs."""
+    """The runner cancels a stage with SIGTERM: the handler sets a flag, the run raises at its next check."""
     import signal
 
     import tui.stages.dequant as mod

@@ -9,8 +9,9 @@ The package, one concern per module:
 * ``plan`` — what happens to each tensor and how the output is sharded, from headers alone;
 * ``kernel`` — the math, bit-exact, in bounded chunks (torch imported lazily);
 * ``io_threads`` — ``pread`` of input tensors and the writer thread;
-* ``signals`` — SIGTERM during the write;
-* ``install`` — path checks and the atomic rename into DST;
+* ``signals`` — SIGTERM and Ctrl-C as a flag the loops check (a handler never raises);
+* ``install`` — path checks (a symlinked DST is refused) and the atomic rename into DST;
+* ``leftovers`` — what a killed run left beside DST, removed (and named) by the next run;
 * ``verify`` — the output headers re-read against the plan;
 * ``convert`` — one run, start to end; ``cli`` — the command line.
 

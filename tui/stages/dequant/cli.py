@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and output size; write nothing")
     args = parser.parse_args(argv)
     pin_mmap_threshold()
+    # `dequantize` turns SIGTERM/SIGINT into a clean cancel while it runs and restores these afterwards:
+    # a signal that arrives once the run has ended (result or error already out) must not turn the
+    # outcome just reported into a death by signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     try:
         dequantize(args.src, args.dst, block=args.block, force=args.force, dry_run=args.dry_run, emit=print_event)
     except DequantError as exc:
@@ -61,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print_event({"event": "error", "message": "ran out of memory; close other jobs or use a larger host."})
         return 1
     except OSError as exc:
-        print_event({"event": "error", "message": f"dequantization failed: {exc}; check the paths and free space."})
+        where = f" ({exc.filename})" if exc.filename else ""
+        message = f"dequantization failed: {exc.strerror or exc}{where}; check the paths and free space."
+        print_event({"event": "error", "message": message})
         return 1
     return 0

@@ -19,12 +19,13 @@ from typing import Any
 
 from tui.atomic import fsync_dir
 from tui.stages.dequant.errors import DequantError
-from tui.stages.dequant.install import check_paths, fsync_file, install, partial_path
+from tui.stages.dequant.install import check_paths, create_partial, fsync_file, install, resolve_dst
 from tui.stages.dequant.io_threads import Reader, Writer
 from tui.stages.dequant.kernel import as_tensor, check_scale_values, dequant_chunks, tensor_bytes
+from tui.stages.dequant.leftovers import clean_leftovers, release
 from tui.stages.dequant.plan import INDEX_NAME, OutTensor, Plan, make_plan
 from tui.stages.dequant.safetensors_format import write_header_bytes
-from tui.stages.dequant.signals import sigterm_raises
+from tui.stages.dequant.signals import NEVER, CancelFlag
 from tui.stages.dequant.verify import verify_output
 
 Emit = Callable[[dict[str, Any]], None]
@@ -64,14 +65,25 @@ def dequantize(
     """Convert the FP8 checkpoint in ``src`` to BF16 in ``dst``; emit progress/log/result events; return the result.
 
     Raises ``DequantInputError`` (exit 2) for bad input and ``DequantError`` (exit 1) for a failed run; in
-    both cases, and on KeyboardInterrupt / SIGTERM, nothing is left at ``dst`` or beside it.
+    both cases, and on KeyboardInterrupt / SIGTERM, nothing is left at ``dst`` or beside it. What a killed
+    run left beside ``dst`` is removed first (named in a warning log event); a symlinked ``dst`` is refused.
     ``throughput_mb_s`` is output megabytes (1e6 bytes) written per second of wall time.
     ``max_shard_bytes`` overrides the output shard size (default: the largest input shard, 1–4 GiB).
     """
+    cancel = CancelFlag()
+    with cancel.on_signals():
+        return _run(Path(src), Path(dst), block=block, force=force, dry_run=dry_run, emit=emit,
+                    max_shard_bytes=max_shard_bytes, cancel=cancel)
+
+
+def _run(
+    src: Path, dst: Path, *, block: int | None, force: bool, dry_run: bool, emit: Emit, max_shard_bytes: int | None,
+    cancel: CancelFlag,
+) -> dict[str, Any]:
     t0 = time.monotonic()
-    # resolve(): a symlinked DST must not sneak into (or around) SRC.
-    src = Path(src).resolve()
-    dst = Path(dst).resolve()
+    # resolve(): a symlinked parent must not sneak DST into (or around) SRC; DST itself may not be a link.
+    src = src.resolve()
+    dst = resolve_dst(dst)
     check_paths(src, dst, force, dry_run)
     plan = make_plan(src, block, max_shard_bytes=max_shard_bytes)
     extra_bytes = sum(p.stat().st_size for p in plan.extra_files if p.is_file())
@@ -85,11 +97,14 @@ def dequantize(
     if not converted:
         _log(emit, "no FP8 tensors found: the output is a plain copy", "warning")
 
-    reader = Reader()
+    reader = Reader(cancel)
     try:
         _check_scales(plan, reader, dry_run, emit)
+        cancel.check()
+        clean_leftovers(dst, lambda message: _log(emit, message, "warning"), dry_run=dry_run)
         if dry_run:
             return _dry_run(plan, dst, reader, extra_bytes, t0, emit)
+        check_paths(src, dst, force, dry_run)  # again: a DST a killed run had moved aside may be back
         needed = plan.output_bytes + extra_bytes + DISK_MARGIN
         free = shutil.disk_usage(dst.parent).free
         if free < needed:
@@ -97,14 +112,17 @@ def dequantize(
                 f"not enough free space in {dst.parent}: need {_mb(needed)}, have {_mb(free)}; free some space or "
                 "choose another destination."
             )
-        partial = partial_path(dst)
-        with sigterm_raises():
-            try:
-                write_all_outputs(partial, plan, reader, emit)
-                install(partial, dst)
-            except BaseException:
-                shutil.rmtree(partial, ignore_errors=True)
-                raise
+        cancel.check()
+        partial, lock = create_partial(dst)
+        try:
+            write_all_outputs(partial, plan, reader, emit, cancel)
+            cancel.check()  # the last moment a cancel can stop the run: after the rename, DST is done
+            install(partial, dst)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        finally:
+            release(lock)
     finally:
         reader.close()
 
@@ -160,12 +178,13 @@ def _dry_run(plan: Plan, dst: Path, reader: Reader, extra_bytes: int, t0: float,
 
 
 def write_shard(
-    path: Path, items: list[OutTensor], plan: Plan, reader: Reader, progress: Callable[[str], None]
+    path: Path, items: list[OutTensor], plan: Plan, reader: Reader, progress: Callable[[str], None],
+    cancel: CancelFlag = NEVER,
 ) -> int:
     """Write one output shard: its header, then each tensor converted or copied, streaming."""
     header = write_header_bytes([(t.src.name, t.dtype, t.src.shape, t.nbytes) for t in items], plan.metadata)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    writer = Writer(fd)
+    writer = Writer(fd, cancel)
     try:
         writer.put(memoryview(header), None)
         written = len(header)
@@ -187,14 +206,11 @@ def write_shard(
     return written
 
 
-def write_all_outputs(partial: Path, plan: Plan, reader: Reader, emit: Emit) -> None:
-    """Everything DST will hold, written into ``partial`` and verified there."""
-    try:
-        partial.mkdir()
-    except OSError as exc:
-        raise DequantError(
-            f"cannot create {partial}: {exc.strerror or exc}; check the destination is writable."
-        ) from exc
+def write_all_outputs(partial: Path, plan: Plan, reader: Reader, emit: Emit, cancel: CancelFlag = NEVER) -> None:
+    """Everything DST will hold, written into the (existing, empty) ``partial`` folder and verified there.
+
+    ``cancel`` is checked between every step that may take long, besides inside the reads and writes.
+    """
     total = len(plan.tensors)
     done = 0
 
@@ -205,7 +221,8 @@ def write_all_outputs(partial: Path, plan: Plan, reader: Reader, emit: Emit) -> 
 
     try:
         for name, items in zip(plan.shard_names, plan.shards, strict=True):
-            write_shard(partial / name, items, plan, reader, progress)
+            cancel.check()
+            write_shard(partial / name, items, plan, reader, progress, cancel)
         if len(plan.shard_names) > 1:
             weight_map = {t.src.name: n for n, items in zip(plan.shard_names, plan.shards, strict=True) for t in items}
             index = {"metadata": {"total_size": plan.output_bytes}, "weight_map": weight_map}
@@ -215,6 +232,7 @@ def write_all_outputs(partial: Path, plan: Plan, reader: Reader, emit: Emit) -> 
                 json.dumps(rewrite_config(plan.config), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
         for p in plan.extra_files:
+            cancel.check()
             if p.is_dir():
                 shutil.copytree(p, partial / p.name, symlinks=False)
             else:
@@ -227,7 +245,9 @@ def write_all_outputs(partial: Path, plan: Plan, reader: Reader, emit: Emit) -> 
     # One fsync pass at the end instead of one per shard: a per-shard fsync stalls the computation while
     # the disk catches up, and by now background writeback has done most of the work anyway.
     for name in plan.shard_names:
+        cancel.check()
         fsync_file(partial / name)
+    cancel.check()
     verify_output(partial, plan)
     _log(emit, f"verified {total} output tensor(s) in {len(plan.shards)} shard(s)")
     fsync_dir(partial)
