@@ -2,9 +2,10 @@
 
 A command the console runs for information can take seconds or hang forever
 (npu-smi inside a container with a mismatched vNPU library does), can be missing
-from a non-interactive SSH PATH, or can print its error on stderr. The runner
-turns all of that into a `CommandResult` value — it never raises for those — and
-kills the whole process group when the time is up, so nothing lingers.
+from a non-interactive SSH PATH, can print its error on stderr, or can print
+without end. The runner turns all of that into a `CommandResult` value — it
+never raises for those — and kills the whole process group when the time is up
+or the output passes 8 MiB, so nothing lingers and memory stays bounded.
 
 The runner is a collaborator of the app (tests hand in their own), and every
 caller states its timeout.
@@ -145,7 +146,14 @@ class SubprocessRunner:
         except OSError as exc:
             return CommandResult(argv, None, "", "", 0.0, error=f"{argv[0]}: could not start: {exc.strerror}")
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+            stdout, stderr = await asyncio.wait_for(_communicate(process, MAX_OUTPUT_BYTES), timeout)
+        except _TooMuchOutputError:
+            await _reap(process)
+            return CommandResult(
+                argv, None, "", "", time.monotonic() - started,
+                error=f"{argv[0]} printed more than {MAX_OUTPUT_BYTES >> 20} MiB and was stopped; "
+                "that is not what it prints when it works",
+            )
         except asyncio.TimeoutError:
             _kill_group(process.pid)
             await _reap(process)
@@ -165,6 +173,35 @@ class SubprocessRunner:
             stderr.decode("utf-8", errors="replace"),
             time.monotonic() - started,
         )
+
+
+MAX_OUTPUT_BYTES = 8 << 20
+"""What a command may print on stdout or stderr before it is stopped: npu-smi prints kilobytes."""
+
+
+class _TooMuchOutputError(Exception):
+    pass
+
+
+async def _communicate(process: asyncio.subprocess.Process, cap: int) -> tuple[bytes, bytes]:
+    """Both streams to their end and the exit, like `communicate`, but never more than `cap` bytes of each."""
+
+    async def read(stream: asyncio.StreamReader | None) -> bytes:
+        if stream is None:
+            return b""
+        chunks: list[bytes] = []
+        size = 0
+        while data := await stream.read(1 << 16):
+            size += len(data)
+            if size > cap:
+                _kill_group(process.pid)  # the other stream ends too, and nothing is kept past the cap
+                raise _TooMuchOutputError
+            chunks.append(data)
+        return b"".join(chunks)
+
+    out, err = await asyncio.gather(read(process.stdout), read(process.stderr))
+    await process.wait()
+    return out, err
 
 
 def _kill_group(pid: int) -> None:

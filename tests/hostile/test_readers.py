@@ -83,3 +83,17 @@ def test_bounded_lines_cut_and_count_at_any_block_size() -> None:
         lines = BoundedLines(io.BytesIO(data), max_line=20, block=block)
         assert "".join(lines) == "short\n" + "x" * 20 + "\nmid\n" + "é" * 20 + "\nend\n"
         assert lines.cut_lines == 2
+
+
+async def test_a_device_tool_that_prints_without_end_is_stopped_at_the_cap() -> None:
+    """npu-smi that never stops printing: the runner keeps at most 8 MiB, stops it, and says so."""
+    import shutil
+
+    from tui.proc import MAX_OUTPUT_BYTES, SubprocessRunner
+
+    yes = shutil.which("yes")
+    if yes is None:
+        pytest.skip("no `yes` on this host")
+    result = await SubprocessRunner().run([yes, "npu-smi"], timeout=60)
+    assert result.error is not None and f"printed more than {MAX_OUTPUT_BYTES >> 20} MiB" in result.error
+    assert not result.timed_out and result.stdout == ""
