@@ -226,8 +226,9 @@ async def _prepare(args: argparse.Namespace, out: TextIO, err: TextIO) -> Prepar
                                           {"variant": plan.variant, "command": "serve",
                                            "simulated": session.simulated})
     except OSError as error:
-        print(f"npu-console serve: cannot create a run folder under {session.runs_root}: "
-              f"{error.strerror or error}; point --runs-dir at a writable folder with free space.", file=err)
+        from tui.server.pipeline_evidence import evidence_sentence
+
+        print(f"npu-console serve: {evidence_sentence(session.runs_root, error)}.", file=err)
         return EXIT_USAGE
     return Prepared(session, plan, dict(resolved.env), run_dir)
 

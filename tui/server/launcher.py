@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tui.failures import os_error_reason
 from tui.proc_tree import TREE_MARK_VAR, StopReport, stop_tree, tree_mark
 from tui.server.tail import LogTail, TailBatch, follow
 
@@ -101,7 +102,8 @@ class ServerProcess:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as error:
-            raise LaunchError(f"cannot write the server log {log_path}: {error.strerror or error}; "
+            raise LaunchError(f"cannot write the server log {log_path}: "
+                              f"{os_error_reason(OSError(error.errno, error.strerror))}; "
                               "point --runs-dir at a writable folder with free space") from None
         log_offset = os.fstat(log_fd).st_size
         try:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.atomic import atomic_write_json, atomic_write_text
+from tui.failures import os_error_reason
 from tui.proc_tree import StopReport
 from tui.redact import MASK, is_secret_name, redact, redact_env
 from tui.server.launch_plan import LaunchPlan
@@ -71,7 +72,7 @@ def now_iso() -> str:
 
 def evidence_sentence(folder: Path, error: OSError) -> str:
     """One sentence for a run folder that cannot be written (read-only, full, not ours)."""
-    reason = error.strerror or str(error)
+    reason = os_error_reason(OSError(error.errno, error.strerror)) if error.errno else str(error)
     return (f"cannot write the evidence in {folder}: {reason}; "
             "point --runs-dir at a writable folder with free space")
 
