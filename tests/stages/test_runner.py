@@ -109,6 +109,15 @@ from tui.stages.events import emit_result
 emit_result({"blob": "x" * 300_000, "n": 1})
 """
 
+CHATTY = """
+import sys
+from tui.stages.events import emit_log, emit_result
+for i in range(20_000):
+    emit_log(f"line {i} " + "x" * 200)
+    print(f"stderr line {i} " + "y" * 100, file=sys.stderr)
+emit_result({"lines": 20_000})
+"""
+
 
 @pytest.fixture
 def stages(tmp_path: Path) -> Path:
@@ -119,7 +128,7 @@ def stages(tmp_path: Path) -> Path:
     (package / "__init__.py").write_text("")
     for name, code in {"good": GOOD, "crash": CRASH, "garbage": GARBAGE, "no_result": NO_RESULT,
                        "error_event": ERROR_EVENT, "spawner": SPAWNER, "where": WHERE,
-                       "leftover": LEFTOVER, "huge": HUGE}.items():
+                       "leftover": LEFTOVER, "huge": HUGE, "chatty": CHATTY}.items():
         (package / f"{name}.py").write_text(textwrap.dedent(code))
     return root
 
@@ -493,3 +502,25 @@ def test_stage_python_comes_from_the_profile(tmp_path: Path) -> None:
     assert stage_python(by_name, {"PATH": str(bindir)}) == str(bindir / "py-serving")
     run = stage_run_for(serving, "dequant", ["A", "B"], run_dir=tmp_path, env={"ENV_ROOT": "/e"})
     assert run.argv == ["/e/bin/python", "-m", "tui.stages.dequant", "A", "B"]
+
+
+async def test_a_runs_folder_that_fills_up_mid_run_is_said_once_and_never_hangs_the_stage(
+    stages: Path, tmp_path: Path
+) -> None:
+    """6 MB of output into a 256 KiB runs folder: the pipes are still drained, the stage ends with its result.
+
+    Before, the failed write killed the reader of stdout; the stage then blocked on a full pipe for good.
+    """
+    from tests.hostile.helpers import tmpfs
+
+    with tmpfs(tmp_path / "tiny", size="256k") as runs:
+        seen: list[object] = []
+        run = make_run("chatty", stages, runs, on_event=seen.append)
+        outcome = await asyncio.wait_for(run.run(), 120)
+        assert outcome.state == "succeeded" and outcome.result == {"lines": 20_000}
+        warnings = [e for e in seen if isinstance(e, LogEvent) and e.level == "warning"]
+        assert len(warnings) == 1
+        assert warnings[0].message.startswith(f"the run folder {outcome.run_folder} could not keep ")
+        assert warnings[0].message.endswith("(the disk is full); the stage goes on, but its evidence there is "
+                                            "incomplete")
+        assert sum(isinstance(e, LogEvent) and e.level == "info" for e in seen) == 20_000

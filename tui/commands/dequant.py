@@ -3,15 +3,20 @@
 The stage runs as a subprocess (`python -m tui.stages.dequant`), exactly as the
 console runs it, with its events, stderr and result kept in a run directory.
 Progress goes to stderr as one updating line; `--json` prints the result
-object on stdout. Exit status: the stage's (0 done, 1 failed, 2 bad input).
+object on stdout. Exit status: the stage's (0 done, 1 failed, 2 bad input); 2 also when the runs
+folder cannot be written; 130/143/129 after Ctrl-C, SIGTERM or SIGHUP, which stop the stage first (it
+removes its partial output), each said in one sentence.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
+
+PROG = "npu-console dequant"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tui.cli_guard import interrupt_signals
     from tui.clock import SystemClock
     from tui.commands.stage_cli import StageEcho, exit_status, run_stage
+    from tui.failures import os_error_reason
     from tui.runs import create_run_dir
     from tui.xdg import default_runs_dir
 
@@ -39,14 +46,25 @@ def run(args: argparse.Namespace) -> int:
         stage_args.append("--force")
     if args.dry_run:
         stage_args.append("--dry-run")
-    run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), "cli", SystemClock(),
-                             {"command": "dequant"})
-    echo = StageEcho("npu-console dequant")
+    echo = StageEcho(PROG)
+    runs_root = (args.runs_dir or default_runs_dir()).expanduser()
     try:
-        outcome = run_stage("dequant", stage_args, run_dir=run_dir, python=args.python, echo=echo)
-    except KeyboardInterrupt:
-        print("\nnpu-console dequant: interrupted; DST was not written.", file=sys.stderr)
-        return 1
+        run_dir = create_run_dir(runs_root, "cli", SystemClock(), {"command": "dequant"})
+    except OSError as error:
+        _say(f"{PROG}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
+             "give --runs-dir a writable folder.")
+        return 2
+    with interrupt_signals() as signals:  # SIGTERM and SIGHUP stop the stage as Ctrl-C does
+        try:
+            outcome = run_stage("dequant", stage_args, run_dir=run_dir, python=args.python, echo=echo)
+        except KeyboardInterrupt:
+            how = signal.Signals(signals.received).name if signals.received else "Ctrl-C"
+            _say(f"\n{PROG}: interrupted ({how}); the stage was stopped and DST was not written.")
+            return signals.exit_status
+        except OSError as error:  # the runs folder filled up or went read-only before the stage could start
+            _say(f"{PROG}: cannot keep the run's files in {run_dir}: {os_error_reason(error)}; "
+                 "give --runs-dir a writable folder with free space.")
+            return 2
     if outcome.result is not None:
         if args.json:
             print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))
@@ -55,3 +73,10 @@ def run(args: argparse.Namespace) -> int:
                 shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 print(f"{key}: {shown}")
     return exit_status(outcome, echo)
+
+
+def _say(text: str) -> None:
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:  # a hang-up took the terminal: nobody is left to read it
+        pass

@@ -26,7 +26,7 @@ from typing import Any
 
 from tui.clock import Clock, SystemClock
 from tui.proc_tree import process_tree, stop_tree
-from tui.stages.events import STAGE_DIR_ENV, Result, StageError, StageEvent, parse_event
+from tui.stages.events import STAGE_DIR_ENV, LogEvent, Result, StageError, StageEvent, parse_event
 from tui.stages.runner.environment import stage_env
 from tui.stages.runner.evidence import EvidenceFiles, unique_folder, write_meta
 from tui.stages.runner.outcome import EndState, StageOutcome, StageState, exit_sentence
@@ -207,7 +207,7 @@ class StageRun:
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None and proc.stderr is not None and self.run_folder is not None
-        evidence = EvidenceFiles(self.run_folder)
+        evidence = EvidenceFiles(self.run_folder, on_failure=self._evidence_failed)
         try:
             readers = [
                 asyncio.ensure_future(read_lines(proc.stdout, lambda line: self._on_stdout(line, evidence))),
@@ -260,6 +260,11 @@ class StageRun:
         """Nothing the stage started outlives it: stop what is left of its process group."""
         if process_tree(pgid, with_group=True):
             stop_tree(pgid, ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)), with_group=True)
+
+    def _evidence_failed(self, sentence: str) -> None:
+        """Said once in the live log (a warning), the way a stage's own warnings are."""
+        _log.warning("stage %s: %s", self.name, sentence)
+        self._publish(LogEvent("warning", sentence))
 
     def _stderr_line(self, line: str) -> None:
         line = line.rstrip("\r")
