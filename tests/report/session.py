@@ -70,7 +70,7 @@ def record_session(folder: Path, *, heavy: bool = False) -> list[Path]:
     """Make the session under `folder` and return its run folders (serve, evidence, bench per variant).
 
     `heavy` adds a precision check (CPU float32 against CPU bfloat16 on a tiny real model the test builds),
-    a short GSM8K accuracy run against the eager server and the FP8 → BF16 dequant of a tiny block-FP8
+    a short GSM8K accuracy run against each server and the FP8 → BF16 dequant of a tiny block-FP8
     checkpoint: the committed fixture has them, the live
     test leaves them out (and checks that the report says they were not run).
     """
@@ -95,7 +95,7 @@ def record_session(folder: Path, *, heavy: bool = False) -> list[Path]:
                   "--ascend-root", str(ascend)], env)
             _run(["bench", "serve", "--url", url, "--num-prompts", "8", "--random-input-len", "32",
                   "--random-output-len", "16", "--ignore-eos", "--label", variant, "--runs-dir", str(runs)], env)
-            if heavy and variant == "eager":
+            if heavy:
                 _run(["accuracy", "--url", url, "--limit", "8", "--max-tokens", "64", "--runs-dir", str(runs)], env)
         finally:
             _stop(server)

@@ -45,11 +45,12 @@ def test_precision_and_accuracy_cells_are_the_cited_results(session_runs: list[P
     (precision,) = cited(metrics, "result.json")
     assert row(metrics, "cosine_min")[1:] == [number(precision["summary"]["cosine_min"], 4),
                                               f"≥ {precision['thresholds']['cosine_min']:g}", "PASS"]
-    (accuracy_table,) = tables(report, "accuracy")
-    (accuracy,) = cited(accuracy_table, "result.json")
-    (line,) = accuracy_table["rows"]
-    assert line[5:10] == [str(accuracy["total"]), str(accuracy["correct"]), number(accuracy["accuracy"]),
-                          str(accuracy["extraction_failures"]), str(accuracy["failed_requests"])]
+    accuracy_table = tables(report, "accuracy")[0]
+    results = cited(accuracy_table, "result.json")
+    assert [line[0] for line in accuracy_table["rows"]] == ["eager", "graph"]
+    for line, accuracy in zip(accuracy_table["rows"], results, strict=True):
+        assert line[5:10] == [str(accuracy["total"]), str(accuracy["correct"]), number(accuracy["accuracy"]),
+                              str(accuracy["extraction_failures"]), str(accuracy["failed_requests"])]
 
 
 def test_start_up_figures_are_the_logs(session_runs: list[Path]) -> None:
@@ -67,3 +68,24 @@ def test_the_dequant_row_is_the_cited_result(session_runs: list[Path]) -> None:
     assert row(adaptation, "FP8 → BF16 dequantization")[1] == (
         f"{dequant['tensors_converted']} tensor(s) converted, {dequant['tensors_copied']} copied, "
         f"{number(dequant['bytes_written'] / 1e6, 1)} MB written in {dequant['seconds']} s to {dequant['output']}")
+
+
+def test_a_problem_that_flipped_between_two_accuracy_runs_is_listed(session_runs: list[Path], tmp_path: Path) -> None:
+    """The graph run's first problem marked right (as a different server would have answered it): one flip."""
+    import shutil
+
+    copy = tmp_path / "session"
+    shutil.copytree(FIXTURE, copy)
+    runs = [copy / run.relative_to(FIXTURE) for run in session_runs]
+    graph_items = sorted(copy.glob("cli/*/accuracy-*/items.jsonl"))[-1]
+    lines = graph_items.read_text().splitlines()
+    first = json.loads(lines[0])
+    lines[0] = json.dumps({**first, "correct": True})
+    graph_items.write_text("\n".join(lines) + "\n")
+    report = build_report(runs, "en", copy, GENERATED_AT)
+    (_summary, flips) = tables(report, "accuracy")
+    assert flips["columns"] == ["id", "Now", "Reference", "eager", "graph", "Question"]
+    (flip,) = flips["rows"]
+    assert flip[:3] == [str(first["id"]), "right", str(first["reference"])]
+    assert any("1 fixed, 0 broken" in block.get("text", "") for section in report["sections"]
+               for block in section["blocks"] if section["id"] == "accuracy")

@@ -11,10 +11,11 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tui.report.collect import LaunchEvidence, RunEvidence
+from tui.report.collect import LaunchEvidence, RunEvidence, StageEvidence
 from tui.report.i18n import Text
 
 Block = dict[str, Any]
@@ -57,8 +58,47 @@ class Context:
         """Every launch in every run folder, in order."""
         return [launch for run in self.runs for launch in run.launches]
 
+    def launch_during(self, stage: StageEvidence) -> LaunchEvidence | None:
+        """The launch that was serving when `stage` started (its start inside the launch's start and stop,
+        and the same server URL when both name one); None when no launch's window holds it."""
+        began = _moment(stage.started)
+        if began is None:
+            return None
+        url = (stage.result or {}).get("url")
+        for launch in self.launches():
+            start = _moment((launch.launch or {}).get("started"))
+            end = _moment((launch.stop or {}).get("at"))
+            served = (launch.launch or {}).get("url")
+            if start is None or began < start or (end is not None and began > end):
+                continue
+            if isinstance(url, str) and isinstance(served, str) and url.rstrip("/") != served.rstrip("/"):
+                continue
+            return launch
+        return None
+
+    def stage_label(self, run: RunEvidence, stage: StageEvidence) -> str:
+        """What a stage run is called in a table: its own label, else the launch it ran against, else its folder."""
+        own = (stage.result or {}).get("label")
+        if own:
+            return str(own)
+        launch = self.launch_during(stage)
+        if launch is not None:
+            return launch.label
+        return run.label if run.launches else stage.folder.name
+
     def profile_flag(self) -> str:
         return f" --profile {self.profile}" if self.profile else ""
+
+
+def _moment(text: Any) -> datetime | None:
+    """An ISO time with its zone, or None (a time without a zone cannot be compared with one that has it)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def paragraph(text: str, sources: Sequence[str] = ()) -> Block:

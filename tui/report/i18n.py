@@ -82,6 +82,9 @@ EN: dict[str, str] = {
     "col_correct": "Correct", "col_accuracy": "Accuracy (%)", "col_extract_fail": "Extraction failures",
     "col_failed_req": "Failed requests", "col_duration": "Duration (s)",
     "accuracy_settings": "Settings of {label}: {settings}.",
+    "accuracy_flips": "{a} against {b}, problem by problem: {compared} compared, {both_right} right in both, "
+                      "{both_wrong} wrong in both, {fixed} fixed, {broken} broken, {failed} failed in either.",
+    "col_now": "Now", "col_reference": "Reference", "col_question": "Question",
     "quantization": "Quantization flag", "dtype": "dtype", "max_model_len": "max_model_len",
     "tensor_parallel": "Tensor parallel size", "compilation": "Compilation", "graph_sizes": "Graph capture sizes",
     "env_overrides": "Environment overrides ({label})", "flags_differ": "Flags that differ between launches",
@@ -171,6 +174,9 @@ ZH: dict[str, str] = {
     "col_correct": "正确", "col_accuracy": "准确率 (%)", "col_extract_fail": "答案提取失败",
     "col_failed_req": "失败请求", "col_duration": "耗时 (s)",
     "accuracy_settings": "{label} 的设置：{settings}。",
+    "accuracy_flips": "{a} 对比 {b}（逐题）：比较 {compared} 题，两次都对 {both_right}，两次都错 {both_wrong}，"
+                      "变对 {fixed}，变错 {broken}，任一次失败 {failed}。",
+    "col_now": "现在", "col_reference": "参考答案", "col_question": "题目",
     "quantization": "量化参数", "dtype": "dtype", "max_model_len": "max_model_len",
     "tensor_parallel": "张量并行数", "compilation": "编译模式", "graph_sizes": "图捕获尺寸数",
     "env_overrides": "环境变量覆盖（{label}）", "flags_differ": "各次启动之间不同的参数",

@@ -64,7 +64,9 @@ def evidence_blocks(ctx: Context, stage: StageEvidence) -> list[Block]:
     t = ctx.text
     result = stage.result or {}
     cited = ctx.cite(stage.result_path)
-    blocks: list[Block] = [paragraph(f"**{t('evidence_heading', folder=ctx.cite(stage.folder)[0])}**")]
+    launch = ctx.launch_during(stage)
+    heading = t("evidence_heading", folder=ctx.cite(stage.folder)[0]) + (f" ({launch.label})" if launch else "")
+    blocks: list[Block] = [paragraph(f"**{heading}**")]
     exchanges = as_dict(result.get("exchanges"))
     for name in EXCHANGES:
         exchange = as_dict(exchanges.get(name))

@@ -32,6 +32,7 @@ BENCH_ROWS = {
                     "request_throughput", "mean_latency_ms", "p50_latency_ms", "p90_latency_ms", "p99_latency_ms"),
 }
 PHASE_COLUMNS = ("weights_loading", "compile", "graph_capture")
+FLIPS_SHOWN = 20
 
 
 def _said(value: Any) -> str:
@@ -111,18 +112,13 @@ def _startup(ctx: Context) -> Block | None:
                   t("col_graph_s"), t("col_kv_tokens"), t("col_compilation")], rows, sources, t("startup_caption"))
 
 
-def _bench_label(run: RunEvidence, stage: StageEvidence) -> str:
-    result = stage.result or {}
-    return str(result.get("label") or (run.label if run.launches else stage.folder.name))
-
-
 def _bench_tables(ctx: Context) -> list[Block]:
     from tui.stages.bench.compare import compare_results
 
     t = ctx.text
     blocks: list[Block] = []
     for mode, keys in BENCH_ROWS.items():
-        found = [(_bench_label(run, stage), stage) for run in ctx.runs for stage in run.stages_named("bench")
+        found = [(ctx.stage_label(run, stage), stage) for run in ctx.runs for stage in run.stages_named("bench")
                  if stage.result and stage.result.get("mode") == mode]
         if not found:
             continue
@@ -186,7 +182,7 @@ def accuracy(ctx: Context) -> dict[str, Any]:
     rows, notes = [], []
     for run, stage in found:
         result = stage.result or {}
-        label = str(result.get("label") or run.label)
+        label = ctx.stage_label(run, stage)
         rows.append([label, result.get("dataset"), result.get("shots"), result.get("grader"), result.get("mode"),
                      result.get("total"), result.get("correct"), result.get("accuracy"),
                      result.get("extraction_failures"), result.get("failed_requests"), result.get("duration_s")])
@@ -198,4 +194,33 @@ def accuracy(ctx: Context) -> dict[str, Any]:
                                   t("col_total"), t("col_correct"), t("col_accuracy"), t("col_extract_fail"),
                                   t("col_failed_req"), t("col_duration")], rows,
                                  ctx.cite(*[stage.result_path for _run, stage in found]))]
+    if len(found) >= 2:
+        blocks += _accuracy_flips(ctx, found[0], found[-1])
     return section(ctx, "accuracy", blocks + notes)
+
+
+def _accuracy_flips(ctx: Context, first: tuple[RunEvidence, StageEvidence], last: tuple[RunEvidence, StageEvidence]
+                    ) -> list[Block]:
+    """The first and the last accuracy run problem by problem (`accuracy compare`): which problems flipped."""
+    from tui.stages.accuracy.compare import CompareError, compare_paths
+
+    t = ctx.text
+    (run_a, stage_a), (run_b, stage_b) = first, last
+    try:
+        comparison = compare_paths(stage_a.folder, stage_b.folder)
+    except (CompareError, OSError, ValueError):
+        return []
+    label_a, label_b = ctx.stage_label(run_a, stage_a), ctx.stage_label(run_b, stage_b)
+    if label_a == label_b:
+        label_a, label_b = f"A ({label_a})", f"B ({label_b})"
+    sources = ctx.cite(stage_a.folder / "items.jsonl", stage_b.folder / "items.jsonl")
+    blocks: list[Block] = [paragraph(t("accuracy_flips", a=label_a, b=label_b, compared=comparison["compared"],
+                                       both_right=comparison["both_right"], both_wrong=comparison["both_wrong"],
+                                       fixed=len(comparison["fixed"]), broken=len(comparison["broken"]),
+                                       failed=comparison["failed_in_either"]), sources)]
+    flips = [[flip.get("id"), flip.get("now"), flip.get("reference"), flip.get("a"), flip.get("b"),
+              clip(str(flip.get("question") or ""), 60)] for flip in as_list(comparison.get("flips"))[:FLIPS_SHOWN]]
+    if flips:
+        blocks.append(table(["id", t("col_now"), t("col_reference"), label_a, label_b, t("col_question")], flips,
+                            sources))
+    return blocks
