@@ -43,7 +43,7 @@ def _stage_argv(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[list[
     profile = load_profile(resolve_profile(args.profile))
     python = stage_python(profile, env) if profile.stages.python else None
     argv = to_stage_argv(args, args.url, settings=profile.stages.evidence, api_key_env=profile.server.api_key_env,
-                         serving_python=python, server_command=profile.server.command[0])
+                         serving_python=python, server_command=next(iter(profile.server.command), None))
     return argv, profile.name
 
 

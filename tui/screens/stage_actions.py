@@ -192,7 +192,7 @@ class StageActions(App[None]):
         python = stage_python(profile, self.session.env) if profile.stages.python else None
         args = evidence_args(profile.stages.evidence, status.url, model=profile.server.served_model_name,
                              api_key_env=profile.server.api_key_env, serving_python=python,
-                             server_command=profile.server.command[0])
+                             server_command=next(iter(profile.server.command), None))
         self.main.show_area("stages")
         self._run_stage("evidence", args, f"Inference evidence {status.url}", python=sys.executable)
 
