@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, Log, Static
 
 from tui.server.log_window import FILTER_KINDS, FILTERS, LogFilter, LogLine
-from tui.server.own_requests import is_own_request, process_prefix_end
+from tui.server.own_requests import process_prefix_end
 from widgets.safe_text import log_text
 
 PANE_LINES = 5000
@@ -149,7 +149,7 @@ class ServerLog(Vertical):
 
     def passes(self, line: LogLine) -> bool:
         """Whether the pane shows `line` under the current filter."""
-        if is_own_request(line.text):  # never a key line or a problem: shown in "all", when asked for
+        if line.own:  # never a key line or a problem: shown in "all", when asked for
             return self.show_own and self.log_filter == "all"
         return line.kind in FILTER_KINDS[self.log_filter]
 

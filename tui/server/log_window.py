@@ -26,12 +26,17 @@ DEFAULT_WINDOW = 20000
 
 @dataclass(frozen=True)
 class LogLine:
-    """One line as shown: its number in the whole log (1-based), text, kind, and a hint for errors."""
+    """One line as shown: its number in the whole log (1-based), text, kind, and a hint for errors.
+
+    `own` marks an access line of the console's own polling (`/metrics`, `/v1/models` …), decided in the
+    parse thread so that the pane's filter costs nothing on the UI's loop.
+    """
 
     number: int
     text: str
     kind: LineKind
     hint: str | None = None
+    own: bool = False
 
 
 class LogWindow:

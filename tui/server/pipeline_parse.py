@@ -19,6 +19,7 @@ from tui.server.logfacts import LogFacts
 from tui.server.logfacts.diagnosis import Diagnosis
 from tui.server.logfacts.events import ErrorFound, LogEvent, Progress, Ready, Stats, StatsUpdated
 from tui.server.logfacts.phases import Phase
+from tui.server.own_requests import is_own_request
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def parse_batch(facts: LogFacts, lines: list[str], numbered_from: int) -> Parsed
             elif isinstance(event, Ready):
                 ready = True
         seen.extend(events)
-        shown.append(LogLine(numbered_from + offset, text, kind_of(text, has_error, bool(events)), hint))
+        shown.append(LogLine(numbered_from + offset, text, kind_of(text, has_error, bool(events)), hint,
+                             is_own_request(text)))
     return ParsedBatch(tuple(shown), tuple(seen), progress, tuple(stats), ready,
                        FactsView.of(facts) if seen else None)
 
