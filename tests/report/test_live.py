@@ -39,7 +39,10 @@ def test_a_session_of_real_runs_becomes_a_report_in_both_languages(tmp_path: Pat
     assert markdown_table_cell(markdown, "request_throughput", 1) == f"{bench['request_throughput']:.2f}"
     assert "| Metric | eager | graph | Δ (%) | Better |" in markdown
     chinese = tmp_path / "zh.md"
-    assert report(*map(str, runs), "--out", str(chinese)).returncode == 0
+    profile_folders = sorted({str(run.parent) for run in runs})  # runs/demo and runs/cli: every session inside
+    assert report(*profile_folders, "--out", str(chinese)).returncode == 0
+    assert json.loads(chinese.with_suffix(".json").read_text())["runs"] == [
+        str(run.relative_to(tmp_path)) for run in sorted(runs, key=lambda run: (str(run.parent), run.name))]
     assert "## 3. 推理验证" in chinese.read_text() and "两次一致" in chinese.read_text()
 
 
