@@ -24,6 +24,7 @@ import threading
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import App
 from textual.worker import NoActiveWorker, Worker, WorkerFailed, get_current_worker
 
@@ -97,9 +98,8 @@ class FailurePolicy(App[None]):
         where = self._log_failure(sentence, error)
         self._stop_what_we_started()
         self._keep_for_tests(error)
-        ending = " It stopped what it had started."
-        self.exit(return_code=1, message=f"npu-console: {sentence}{ending}" + (f" Details in {where}." if where
-                                                                                  else ""))
+        said = f"npu-console: {sentence} It stopped what it had started." + (f" Details in {where}." if where else "")
+        self.exit(return_code=1, message=Text(said))  # Text: brackets in an error message are not markup
 
     def _log_failure(self, sentence: str, error: BaseException) -> str | None:
         path = ConsoleLog().record(self.session.run_dir, sentence, error)
