@@ -47,7 +47,7 @@ async def test_a_failing_worker_is_one_redacted_sentence_and_the_console_goes_on
     notes = capture_notes(app)
 
     async def broken() -> None:
-        raise RuntimeError(f"the environment was {dict(os.environ)}")
+        raise RuntimeError(f"the environment was {dict(os.environ)} [/not markup]")
 
     with pytest.raises(RuntimeError):  # Textual's test harness re-raises it once the app has closed
         async with app.run_test(size=(160, 45)) as pilot:
