@@ -161,6 +161,7 @@ async def test_missing_device_tool_is_explained(tmp_path: Path) -> None:
 async def test_demo_moves_off_a_busy_port(tmp_path: Path) -> None:
     holder = socket.socket()
     try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # binds even over a TIME_WAIT leftover
         try:
             holder.bind(("127.0.0.1", 8000))
             holder.listen()  # a server there: busy (a socket lingering in TIME_WAIT is not)

@@ -70,8 +70,8 @@ async def test_the_demo_precision_check_gets_a_tiny_real_model(tmp_path: Path) -
     app = demo_console(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("P")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen), timeout=120,
-                         what="the precision choice, on the demo's real model")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen) and bool(app.screen.query("OptionList")),
+                         timeout=120, what="the precision choice, on the demo's real model")
         detail = str(app.screen.query_one("OptionList").get_option_at_index(0).prompt)
         assert "tiny-qwen2" in detail
         await pilot.press("escape")

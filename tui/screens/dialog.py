@@ -70,9 +70,16 @@ class DialogScreen(ModalScreen[ResultT]):
         return ()
 
     def on_mount(self) -> None:
+        self._focus_initial(tries=3)
+
+    def _focus_initial(self, tries: int) -> None:
+        """Focus what `initial_focus` names; on a busy machine the body may not be mounted yet: try after the
+        next refresh (a few times), so that Enter never lands on nothing."""
         target = self.initial_focus()
         if target is not None:
             target.focus()
+        elif tries > 0 and self.is_attached:
+            self.call_after_refresh(self._focus_initial, tries - 1)
         self._show_keys()
 
     def initial_focus(self) -> Widget | None:
