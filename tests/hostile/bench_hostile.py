@@ -50,6 +50,13 @@ def readers(folder: Path) -> None:
               f"{time.monotonic() - started:5.2f} s")
 
 
+def _of_the_server(process: psutil.Process) -> bool:
+    try:
+        return "NPU_CONSOLE_TREE" in process.environ()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
 def hang_up(folder: Path, signum: int) -> None:
     console = Console(["--demo", "--runs-dir", str(folder / "runs")], console_env(folder))
     try:
@@ -65,7 +72,7 @@ def hang_up(folder: Path, signum: int) -> None:
                 raise SystemExit("the demo server did not start")
             time.sleep(0.1)
         time.sleep(2)
-        tree = console.descendants()
+        tree = [p for p in console.descendants() if _of_the_server(p)]  # not a passing npu-smi
         sent = time.monotonic()
         os.kill(console.pid, signum)
         if signum == signal.SIGHUP:
