@@ -74,6 +74,10 @@ def phases_table(phases: Sequence[Phase], progress: tuple[str, int] | None, fini
         if name == current and progress is not None and name in ("weights_loading", "graph_capture"):
             label.append(f"  {progress[1]}%", style="bold")
         duration = "" if phase.duration_s is None else f"{phase.duration_s:.0f} s"
+        if finished and phase is phases[-1] and name != "ready":
+            # The last phase "lasts" until the log's last line: for a log that ended (or a server that
+            # failed) that is not how long the phase took, so no figure is shown for it.
+            duration = ""
         table.add_row(marker, label, duration)
     return table
 

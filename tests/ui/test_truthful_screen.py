@@ -253,3 +253,22 @@ async def test_k_on_our_own_servers_engine_core_says_what_happened(console: NpuC
         await wait_until(pilot, lambda: "from the Devices area (k)" in (app.server.status.detail or ""),
                          what="the true sentence")
         assert "Nobody asked it to stop" not in (app.server.status.detail or "")
+
+
+def test_a_log_that_ended_early_gives_its_last_phase_no_made_up_duration() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tui.server.logfacts.phases import START, Phase
+    from widgets.server_facts import phases_table
+
+    phases = [Phase(START, "process start", 1, 0.0, 106.0)]
+
+    def text(finished: bool) -> str:
+        console = Console(file=io.StringIO(), width=60, color_system=None)
+        console.print(phases_table(phases, None, finished))
+        return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+    assert "106 s" not in text(finished=True), "the log ended: 106 s is not how long the phase took"
+    assert "106 s" in text(finished=False), "still starting: it has been running that long"
