@@ -272,3 +272,20 @@ def test_a_log_that_ended_early_gives_its_last_phase_no_made_up_duration() -> No
 
     assert "106 s" not in text(finished=True), "the log ended: 106 s is not how long the phase took"
     assert "106 s" in text(finished=False), "still starting: it has been running that long"
+
+
+async def test_comparing_variants_asks_before_it_stops_the_running_server(console: NpuConsoleApp) -> None:
+    app = console
+    async with app.run_test(size=(80, 24)) as pilot:
+        await launch_ready(app, pilot)
+        pid = app.server.status.pid
+        await pilot.press("4", "b")
+        await pick(app, pilot, "variants")
+        await pick(app, pilot, "eager")
+        await pick(app, pilot, "graph")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        assert "is stopped first" in str(app.screen.query_one("#question").render())
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+        assert app.server.status.state == "ready" and app.server.status.pid == pid, "no answer, no stop"
+        assert not isinstance(app.screen, PreflightScreen)
