@@ -192,10 +192,13 @@ class DevicesView(AreaView):
     # ---- drawing -------------------------------------------------------------------------------
 
     def show_host(self, snapshot: HostSnapshot) -> None:
-        self.query_one("#host", Static).update(host_line(snapshot))
+        for host in self.query("#host").results(Static):  # none while the console is closing
+            host.update(host_line(snapshot))
 
     def show_message(self, sentence: str | None) -> None:
         """A sentence that replaces the tables' meaning (no tool on this host, for one)."""
+        if not self.query("#message"):  # the console is closing
+            return
         message = self.query_one("#message", Static)
         message.update(Text(sentence or "", style="bold red"))
         message.set_class(bool(sentence), "-shown")
@@ -204,6 +207,8 @@ class DevicesView(AreaView):
 
     def show_status(self, state: DeviceState, now_monotonic: float, interval_s: float) -> None:
         """The line that says where the numbers come from and how fresh they are."""
+        if not self.query("#status"):  # the console is closing: the parts are gone already
+            return
         text = Text(no_wrap=False)
         snapshot = state.snapshot
         age = state.age_s(now_monotonic)

@@ -132,7 +132,8 @@ async def test_a_hung_tool_marks_data_stale_and_never_overlaps_or_blocks_keys(tm
         for key in "2341":
             started = time.monotonic()
             await pilot.press(key)
-            assert time.monotonic() - started < 0.5
+            # Blocked keys would wait for the 3 s timeout; a busy machine can still take a second to draw.
+            assert time.monotonic() - started < 2.0
             assert _tool_processes(tmp_path) <= 1
         await wait_until(pilot, lambda: "did not answer within 3 s" in status_text(app), timeout=10,
                          what="the timeout sentence")

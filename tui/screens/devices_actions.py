@@ -100,6 +100,8 @@ class DevicesActions(App[None]):
         now = self.session.clock.monotonic()
         selected = self._selected_logic_ids()
         for view in self.main.query(DevicesView):
+            if not view.query("#processes"):  # the console is closing: its parts are gone already
+                continue
             view.show_message(None)
             view.show_status(message.state, now, self.devices.interval_s)
             view.show_devices(message.state, selected, now, self.devices.interval_s)
