@@ -2,9 +2,9 @@
 
 `ConsoleEnd` is installed by the CLI around the TUI. It makes the console a
 child subreaper (so a server's double-forked daemon stays among our
-descendants), turns SIGHUP (the SSH connection or tmux pane went away) and
-SIGTERM into an orderly exit with status 128+signal, and — once the app has
-returned, for any reason: quit, crash, hang-up — stops every descendant except
+descendants), turns SIGHUP (the SSH connection or tmux pane went away), a
+terminal that vanishes without one, and SIGTERM into an orderly exit with
+status 128+signal, and — once the app has returned, for any reason: quit, crash, hang-up — stops every descendant except
 the server tree the operator chose to leave running (kept by its tree mark, and
 offered again at the next start). A watchdog makes sure a hang-up ends the
 process even when the app cannot finish drawing on a terminal that is gone.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import sys
 import threading
@@ -57,6 +58,29 @@ class ConsoleEnd:
         self.subreaper = become_subreaper()
         for sig in END_SIGNALS:
             signal.signal(sig, self._on_signal)
+
+    def watch_terminal(self, fd: int) -> None:
+        """Treat the terminal going away (its other end closed, no SIGHUP sent) as a hang-up.
+
+        An SSH drop normally sends SIGHUP, but a terminal can vanish without one (the console
+        not in the foreground, a multiplexer that only closes its side). A daemon thread polls
+        `fd` for POLLHUP only (nothing is read) and raises SIGHUP at this process when it comes.
+        """
+        if not hasattr(select, "poll") or not os.isatty(fd):
+            return
+        threading.Thread(target=self._poll_hangup, args=(fd,), name="console-terminal-watch", daemon=True).start()
+
+    def _poll_hangup(self, fd: int) -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # no input events: only POLLHUP, POLLERR and POLLNVAL are reported
+        while not self._finished and self.received is None:
+            try:
+                events = poller.poll(1000)
+            except OSError:
+                return
+            if any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, mask in events):
+                os.kill(os.getpid(), signal.SIGHUP)
+                return
 
     @property
     def exit_status(self) -> int | None:
@@ -124,6 +148,7 @@ def run_console_app(app: ConsoleApp, run_dir: Callable[[], Path | None] = lambda
     """
     end = ConsoleEnd(lambda status: app.exit(return_code=status), app.kept_running)
     end.install()
+    end.watch_terminal(sys.stdin.fileno())
     _quiet_hooks(run_dir)
     crashed: str | None = None
     try:

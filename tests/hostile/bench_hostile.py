@@ -61,9 +61,7 @@ def hang_up(folder: Path, signum: int) -> None:
     console = Console(["--demo", "--runs-dir", str(folder / "runs")], console_env(folder))
     try:
         console.wait_text("NPU/chip", 90)
-        since = console.mark()
-        console.command_key("l")
-        console.wait_text("What will run", 60, since=since)
+        console.until_drawn("l", "What will run")
         time.sleep(0.5)
         console.press("\r")
         deadline = time.monotonic() + 90

@@ -73,8 +73,20 @@ class Console:
     def command_key(self, key: str) -> None:
         """A console key (not text for the prompt box): Esc first leaves any input, then the key."""
         self.press("\x1b")
-        time.sleep(0.3)  # a lone Esc is told apart from an escape sequence by a short pause
+        time.sleep(1.0)  # a lone Esc is told apart from Alt+key by a pause (long: the host may be busy)
         self.press(key)
+
+    def until_drawn(self, key: str, needle: str, tries: int = 4, timeout: float = 20.0) -> None:
+        """`command_key(key)` until `needle` is drawn after it (a key can be lost to a busy host's Alt+key)."""
+        for attempt in range(tries):
+            since = self.mark()
+            self.command_key(key)
+            try:
+                self.wait_text(needle, timeout, since=since)
+                return
+            except pytest.fail.Exception:
+                if attempt == tries - 1:
+                    raise
 
     def wait_text(self, needle: str, timeout: float = 60.0, since: int = 0) -> None:
         """Until `needle` (any case, runs of blanks as one space) has been drawn after `since`."""
