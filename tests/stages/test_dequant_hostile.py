@@ -277,6 +277,10 @@ def test_a_previous_dst_moved_aside_by_a_killed_run_is_restored_not_lost(tmp_pat
     old = tmp_path / f".bf16.old-{dead_pid()}"
     old.mkdir()
     (old / "precious.txt").write_text("the previous output")
+    dry = Events()
+    dequantize(src, tmp_path / "bf16", block=None, force=False, dry_run=True, emit=dry)
+    assert any(m["message"].startswith(f"would restore bf16 from {old.name}") for m in dry.of("log"))
+    assert old.exists() and not (tmp_path / "bf16").exists()
     ev = Events()
     with pytest.raises(DequantInputError, match=r"is not empty; pass --force"):
         dequantize(src, tmp_path / "bf16", block=None, force=False, dry_run=False, emit=ev)

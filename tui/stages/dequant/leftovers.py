@@ -125,11 +125,12 @@ def clean_leftovers(dst: Path, say: Say, *, dry_run: bool = False) -> list[Path]
                 )
             continue  # a live run is swapping DST this very moment: its own business
         why = f"left by an earlier run that was killed ({_process_note(left.pid)})"
+        restore = left.kind == "old" and not dst.exists() and not dst.is_symlink()
         if dry_run:
-            say(f"would remove {left.path.name}, {why}")
+            say(f"would {'restore ' + dst.name + ' from' if restore else 'remove'} {left.path.name}, {why}")
             continue
         try:
-            if left.kind == "old" and not dst.exists() and not dst.is_symlink():
+            if restore:
                 os.rename(left.path, dst)
                 say(f"restored {dst.name} from {left.path.name}, {why} while replacing it")
                 continue
