@@ -40,11 +40,14 @@ def test_fp8_profile_passes_json_flags_verbatim() -> None:
     assert args[args.index("--served-model-name") + 1] == "qwen3-4b-thinking-2507-fp8"
 
 
-def test_mindspore_profile_passes_the_model_with_its_flag() -> None:
-    plan = launch_plan(shipped("qwen2.5-7b-mindspore"), env={})
+def test_mindspore_legacy_variant_passes_the_model_with_its_flag() -> None:
+    plan = launch_plan(shipped("qwen2.5-7b-mindspore"), "legacy", env={})
     assert plan.argv[:5] == ("python3", "-m", "vllm_mindspore.entrypoints",
                              "vllm.entrypoints.openai.api_server", "--model")
     assert plan.env["vLLM_MODEL_BACKEND"] == "MindFormers"
+    current = launch_plan(shipped("qwen2.5-7b-mindspore"), env={})
+    assert current.argv[:3] == ("vllm-mindspore", "serve", "/root/models/Qwen2.5-7B-Instruct")
+    assert current.env["VLLM_MS_MODEL_BACKEND"] == "MindFormers"
 
 
 def test_model_path_and_env_values_expand_against_the_given_env() -> None:
