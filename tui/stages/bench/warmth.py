@@ -1,16 +1,27 @@
 """Whether a run was measured on a cold server, and which replies came in one burst.
 
-Measured on vLLM's CPU build (2 cores, see tests/real_vllm/test_bench_vs_vllm.py): the first
-requests after the server starts pay its own start-up work (the first batch shapes it runs; the
-server's TTFT counter reads 2-5× its later value for the first request), and on a CPU-starved host the server's
-API process can fall behind its engine and hand a whole reply over at once, every chunk in one
-network read, so TTFT equals E2EL and TPOT/ITL read 0. Both show in vLLM's own client as in
-ours; neither is the client's doing. The result says so instead of passing such figures off as
-the server's steady state:
+Measured on vLLM's CPU build serving a tiny Qwen2 on 2 busy cores (issue 12's "TTFT equal to E2EL,
+880 ms against vLLM's 135 ms"):
+
+- the first request after the server starts pays its start-up work: its own TTFT counter read
+  39.5 ms for it against 8 ms for the next, and in another cold start its first byte came 2.4×
+  later than the next requests' (80 against 33 ms);
+- on a CPU-starved host the server's API process falls behind its engine and hands a whole reply
+  over at once: vLLM merges the queued tokens into one SSE event or writes them back to back
+  (strace of the API process: one write of all 64 tokens, 560 ms after the request reached the
+  engine). Every chunk then comes in one network read, TTFT equals E2EL and TPOT/ITL read 0.
+  vLLM's own client sees the same replies the same way; neither is a client's doing.
+
+What was ours, and is fixed: the requests file was fsynced on the event loop (up to 30 ms a tick,
+holding every stream's reads back; now a writer thread), and warm-up requests opened their own
+connections (now they share the run's session, as vLLM's client does). Tokenizer loading and
+prompt building happen before the first request, outside the timed window.
+
+The result says when figures are not the server's steady state:
 
 - `cold_start`: the server had finished no request when the measured run began (its
   `vllm:request_success_total` was 0, so no warm-up ran either); None when it exports no counters.
-- `burst_replies`: successful multi-token replies whose first and last chunk came together.
+- `burst_replies`: successful multi-token replies whose first and last chunk came in one read.
 """
 
 from __future__ import annotations
