@@ -30,7 +30,7 @@ from textual.worker import NoActiveWorker, Worker, WorkerFailed, get_current_wor
 
 from tui.failures import ConsoleLog, failure_sentence
 from tui.proc_tree import stop_tree, tree_mark
-from tui.server.launcher import SERVER_ESCALATION
+from tui.server.launcher import SERVER_ESCALATION, ServerProcess
 from tui.session import ConsoleSession
 
 if TYPE_CHECKING:
@@ -73,10 +73,14 @@ class FailurePolicy(App[None]):
 
     def kept_running(self) -> Collection[str]:
         """Tree marks of what the operator chose to leave running at quit (the console's end keeps them)."""
-        launched = self.server.server if self.server is not None else None
+        launched = self._launched()
         if launched is not None and launched.released:
             return (tree_mark(launched.log_path),)
         return ()
+
+    def _launched(self) -> ServerProcess | None:
+        control = getattr(self, "server", None)  # a failure can come before the app has set everything up
+        return control.server if control is not None else None
 
     def _handle_exception(self, error: Exception) -> None:
         if isinstance(error, WorkerFailed):
@@ -102,7 +106,8 @@ class FailurePolicy(App[None]):
         self.exit(return_code=1, message=Text(said))  # Text: brackets in an error message are not markup
 
     def _log_failure(self, sentence: str, error: BaseException) -> str | None:
-        path = ConsoleLog().record(self.session.run_dir, sentence, error)
+        session = getattr(self, "session", None)
+        path = ConsoleLog().record(session.run_dir if session is not None else None, sentence, error)
         return str(path) if path is not None else None
 
     def _keep_for_tests(self, error: BaseException) -> None:
@@ -111,14 +116,14 @@ class FailurePolicy(App[None]):
 
     def _stop_what_we_started(self) -> None:
         """Start stopping our server (unless left running on purpose) and the stage; the CLI's sweep follows."""
-        launched = self.server.server if self.server is not None else None
+        launched = self._launched()
         if launched is not None and launched.running and not launched.released:
             threading.Thread(
                 target=stop_tree, args=(launched.pid, SERVER_ESCALATION),
                 kwargs={"with_group": True, "mark": tree_mark(launched.log_path)},
                 name="fatal-stop-server", daemon=True,
             ).start()
-        stage = self._stage
+        stage = getattr(self, "_stage", None)  # a failure can come before the app has set everything up
         if stage is not None:
             try:
                 asyncio.get_running_loop().create_task(stage.cancel(), name="fatal-stop-stage")
