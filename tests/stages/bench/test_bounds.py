@@ -9,6 +9,7 @@ read from /proc (VmHWM) while it runs.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from tests.stages.bench.hostile_servers import hostile_server
 from tui.stages.bench import loadgen
 from tui.stages.bench.limits import MAX_EVENT_BYTES
 from tui.stages.bench.stage import BenchError, run_benchmark
+from tui.stages.events import STAGE_DIR_ENV
 
 REPO = Path(__file__).resolve().parents[3]
 PEAK_RSS_LIMIT = 128 * 1024 * 1024
@@ -144,3 +146,14 @@ def test_a_silent_server_ends_the_stage_by_its_bound_not_the_total() -> None:
     stages = [child for child in psutil.Process().children(recursive=True)
               if "tui.stages.bench" in " ".join(child.cmdline())]
     assert not stages
+
+
+def test_a_run_folder_it_cannot_write_is_one_sentence(instant_url: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = subprocess.run([sys.executable, "-m", "tui.stages.bench", "latency", "--url", instant_url, "--runs", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=STAGE_TIMEOUT_S,
+                          env={**os.environ, STAGE_DIR_ENV: str(blocker / "stage")})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (error,) = [json.loads(line) for line in done.stdout.splitlines() if '"error"' in line]
+    assert error["message"].startswith("the benchmark could not write its files")

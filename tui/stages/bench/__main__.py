@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         emit_error("the benchmark was cancelled; nothing was measured to the end.")
         return 1
+    except OSError as exc:  # its run folder: read-only, or a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        emit_error(f"the benchmark could not write its files{where}: {exc.strerror or exc}")
+        return 1
     emit_result(result)
     return 0
 
