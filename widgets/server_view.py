@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tui.profiles import Profile
+from tui.redact import redact
 from tui.server.launch_plan import LaunchPlan
 from tui.server.logfacts.diagnosis import Diagnosis
 from tui.server.logfacts.phases import Phase
@@ -46,10 +47,10 @@ def profile_table(profile: Profile, plan: LaunchPlan) -> Table:
 
 
 def launch_text(plan: LaunchPlan) -> Text:
-    """The copyable script, sourced files and exports dimmed, the command bold."""
+    """The copyable script, sourced files and exports dimmed, the command bold; secrets shown masked."""
     text = Text()
-    for line in plan.shell_script().splitlines():
-        style = "dim" if line.startswith(("source ", "export ")) else "bold"
+    for line in redact(plan.shell_script()).splitlines():
+        style = "dim" if line.startswith(("# ", "set ", ". ", "source ", "export ")) else "bold"
         text.append(line + "\n", style=style)
     text.rstrip()
     return text

@@ -53,3 +53,18 @@ def test_failure_detail_in_the_console_log_is_redacted(tmp_path, monkeypatch) ->
     for secret in ("hf_abcdefghijklmnopqrstuvwx", "sk-1234567890abcdefghij"):
         assert secret not in text and secret not in sentence
     assert sentence.startswith("The launch failed: RuntimeError: boom with")
+
+
+def test_the_launch_script_on_screen_shows_no_secret() -> None:
+    """A key a profile sets in [environment.vars] is masked where the Server area shows the launch script."""
+    from tui.profiles import loads_profile
+    from tui.server.launch_plan import launch_plan
+    from widgets.server_view import launch_text
+
+    profile = loads_profile('name = "t"\n[model]\nid = "m"\nsource = "local"\npath = "/m"\n'
+                            '[server]\ncommand = ["vllm", "serve"]\n'
+                            f'[environment.vars]\nOPENAI_API_KEY = "{ENV["OPENAI_API_KEY"]}"\n'
+                            f'DB_PASSWORD = "{ENV["DB_PASSWORD"]}"\n')
+    shown = launch_text(launch_plan(profile, None, {})).plain
+    assert "export OPENAI_API_KEY=***" in shown and "export DB_PASSWORD='***'" in shown
+    assert ENV["OPENAI_API_KEY"] not in shown and ENV["DB_PASSWORD"] not in shown
