@@ -118,13 +118,15 @@ def serve(model_dir: Path, log_path: Path, *extra: str) -> Iterator[Engine]:
     """`vllm serve` of `model_dir` on a free loopback port, started directly (not through the console)."""
     bin_dir = require_engine()
     port = free_port()
-    # Eager: torch.compile costs a minute of a 2-core machine's start and nothing a test looks at. 1024 is the
-    # tiny model's whole context, room for a reply long enough to cancel halfway.
+    # Eager: torch.compile costs a minute of a 2-core machine's start and nothing a test looks at. 4096, four
+    # times the tiny model's positions (its rotary embedding extends, and vLLM allows it when told to): a greedy
+    # reply streams for seconds, long enough to cancel halfway on a fast machine.
     argv = [str(bin_dir / "vllm"), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-            "--max-model-len", "1024", "--served-model-name", "tiny", "--enforce-eager", *extra]
+            "--max-model-len", "4096", "--served-model-name", "tiny", "--enforce-eager", *extra]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=engine_env(), start_new_session=True)
+                                   env={**engine_env(), "VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"},
+                                   start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log_path)
