@@ -21,7 +21,8 @@ from widgets.bench_view import bench_live, bench_result, comparison_table, is_be
 from widgets.evidence_view import evidence_result, is_evidence_result
 from widgets.precision_view import is_precision_result, precision_result
 
-STAGE_KEYS_HINT = "d dequant · b benchmark · P precision · g accuracy · x cancel · w past runs"
+# 76 characters: one line in the Stages area at 80 columns (its text is 76 wide there) and at 200×50 (86).
+STAGE_KEYS_HINT = "e evidence·b bench·P precision·g accuracy·d dequant·W report·x cancel·w runs"
 
 
 def stages_table(profile: Profile) -> Table:
