@@ -276,7 +276,8 @@ class ServerActions(App[None]):
     async def _fresh_device_reading(self, timeout_s: float = DEVICE_READ_WAIT_S) -> None:
         """Ask for a device reading now and wait (bounded: npu-smi can hang) until it has arrived."""
         before = self.devices.state
-        self.devices.poll_now()
+        if not self.devices.poll_now():
+            return  # no device tool on this host (vLLM's CPU build): no reading will come, nothing to wait for
         for _ in range(math.ceil(timeout_s / DEVICE_READ_POLL_S)):
             if self.devices.state is not before:
                 return
