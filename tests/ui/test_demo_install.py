@@ -72,7 +72,9 @@ async def test_the_demo_precision_check_gets_a_tiny_real_model(tmp_path: Path) -
         await pilot.press("P")
         await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen) and bool(app.screen.query("OptionList")),
                          timeout=120, what="the precision choice, on the demo's real model")
-        detail = str(app.screen.query_one("OptionList").get_option_at_index(0).prompt)
+        from textual.widgets import OptionList
+
+        detail = str(app.screen.query_one(OptionList).get_option_at_index(0).prompt)
         assert "tiny-qwen2" in detail
         await pilot.press("escape")
     assert (tmp_path / "sim" / "models" / "tiny-qwen2" / "model.safetensors").is_file()

@@ -61,7 +61,8 @@ def test_shipped_ascend_profiles_pass_their_own_worker_start_method_check() -> N
         profile = load_profile(path)
         if profile.runtime not in SPAWN_RUNTIMES or profile.runtime == "simulated":
             continue
-        for name in profile.variants or {None: None}:
+        names: list[str | None] = [*profile.variants] or [None]
+        for name in names:
             env = profile.effective_env(profile.variant(name))
             assert check_multiproc_method(profile.runtime, env).status == "pass", (path.name, name)
         checked += 1

@@ -61,7 +61,7 @@ def demo_console(tmp_path: Path, **extra_env: str) -> NpuConsoleApp:
 
 def alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
@@ -97,7 +97,7 @@ async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
         remember_launch(app)
         await wait_until(pilot, lambda: app.server.status.state == "ready", timeout=30, what="the server ready")
         pid = app.server.status.pid
-        assert pid is not None and app.session.launched_pids == (pid,)
+        assert pid is not None and list(app.session.launched_pids) == [pid]
         tree = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
         assert len(tree) >= 2, "the API server and its EngineCore"
         await wait_until(pilot, lambda: "✔ ready" in plain(app, "#server-facts"), what="the facts")
@@ -116,7 +116,7 @@ async def test_preflight_launch_facts_and_a_clean_stop(tmp_path: Path) -> None:
         assert not any(alive(p) for p in tree), "the whole tree is gone, children included"
         on_disk = (run_dir / "server.log").read_text()
         assert "Application shutdown complete." in on_disk
-        assert app.session.launched_pids == ()
+        assert not app.session.launched_pids
         await wait_until(pilot, lambda: any("back to its pre-launch level" in note for note in notes),
                          timeout=15, what="the HBM check after the stop")
 
