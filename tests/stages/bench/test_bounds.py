@@ -115,6 +115,7 @@ async def test_a_connect_that_hangs_times_out(full_backlog: str) -> None:
 @pytest.mark.parametrize(("behaviour", "option", "reason", "sentence"), [
     ("silent", "--first-byte-timeout", "first-byte timeout", "the server sent nothing for 1 s after the request"),
     ("stall", "--idle-timeout", "idle timeout", "the reply stalled: nothing arrived for 1 s"),
+    ("stall", "--timeout", "timeout", "the reply did not end within 1 s (--timeout)"),
 ])
 async def test_a_server_that_goes_quiet_times_out(behaviour: str, option: str, reason: str, sentence: str) -> None:
     with hostile_server(behaviour) as server:

@@ -16,8 +16,9 @@ published cases):
   blank line fails the request there instead of growing a buffer, and so does a reply of more than
   `MAX_CHUNKS` choice chunks. Besides the whole-request `--timeout`, a connect timeout (aiohttp's
   `sock_connect`), a first-byte timeout (send → first body bytes) and an idle timeout (the longest
-  gap between reads) end a server that stops answering. The last two are checked by one watchdog
-  about four times a second, not a timer per read: each read only stores its time.
+  gap between reads) end a server that stops answering. All but the connect's are checked by one
+  watchdog about four times a second, not by timers per request or per read: each read only
+  stores its time.
 - The generator watches its own CPU (process time over wall time, per second): when a core is
   saturated, latency figures are partly the client's, and the result says "client_bound". More
   than one worker process (`workers`) splits the requests, each with its own loop and core.
@@ -79,9 +80,9 @@ class LoadPlan:
     `offsets` are seconds from the start at which each request is due (None: all at once);
     `concurrency` caps requests in flight (None: no cap). `timeout_s` bounds each request as a
     whole, `connect_timeout_s` the TCP connect, `first_byte_timeout_s` the wait from sending to the
-    first bytes of the body, `idle_timeout_s` any later gap between reads. The last two are not
-    aiohttp's `sock_read` (a timer re-armed on every read measurably lowers the ceiling) but the
-    `Watchdog`'s.
+    first bytes of the body, `idle_timeout_s` any later gap between reads. All but the connect's
+    are the `Watchdog`'s, not aiohttp's `total` and `sock_read` (a timer per request, or re-armed
+    on every read, measurably lowers the ceiling).
     """
 
     url: str
@@ -172,16 +173,19 @@ class CpuWatch:
 
 
 class Watchdog:
-    """The first-byte and idle timeouts of every request in flight, checked by one periodic call.
+    """The whole-request, first-byte and idle timeouts of every request in flight, checked by one periodic call.
 
     A request registers its task and a one-slot list holding the time of its last read (its start
     until the first read); `check` cancels the task of any request past its bound and leaves the
-    reason in `fired`, which `send_request` turns into a failed record.
+    reason in `fired`, which `send_request` turns into a failed record. The whole-request bound is
+    here too rather than aiohttp's `total`, whose timer per request cost 15 % of the client's CPU on
+    one-token requests (144 against 122 µs a request, tests/bench/bench_loadgen.py's server).
     """
 
-    def __init__(self, first_byte_s: float, idle_s: float) -> None:
+    def __init__(self, first_byte_s: float, idle_s: float, total_s: float = TOTAL_TIMEOUT_S) -> None:
         self.first_byte_s = first_byte_s
         self.idle_s = idle_s
+        self.total_s = total_s
         self.active: dict[asyncio.Task[Any], tuple[float, list[float]]] = {}
         self.fired: dict[asyncio.Task[Any], tuple[str, str]] = {}
 
@@ -189,7 +193,10 @@ class Watchdog:
         for task, (start, last) in list(self.active.items()):
             if task in self.fired:
                 continue
-            if last[0] == start:
+            if now - start > self.total_s:
+                self.fired[task] = ("timeout", f"the reply did not end within {self.total_s:g} s (--timeout)")
+                task.cancel()
+            elif last[0] == start:
                 if now - start > self.first_byte_s:
                     self.fired[task] = ("first-byte timeout", f"the server sent nothing for {self.first_byte_s:g} s "
                                         "after the request (--first-byte-timeout)")
@@ -213,7 +220,7 @@ def _describe_exception(exc: BaseException, url: str, streaming: bool) -> tuple[
             return "connection refused", f"nothing answers at {url}; is the server up?"
         return "cannot connect", f"cannot connect to {url}: {exc.os_error or exc}"
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return "timeout", "the reply did not end within the whole-request limit (--timeout)"
+        return "timeout", "the request timed out before its reply ended"
     if isinstance(exc, aiohttp.ClientOSError) and not streaming:
         if exc.errno in (errno.ECONNRESET, errno.EPIPE):
             return "connection reset", f"the server closed the connection before answering ({exc.strerror or exc})"
@@ -371,14 +378,16 @@ def _oversized_event() -> StreamLimitError:
                                                "blank line; the reply was cut there")
 
 
-def make_session(concurrency: int | None, timeout_s: float = TOTAL_TIMEOUT_S,
-                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> aiohttp.ClientSession:
-    """One session for the whole run: no connector cap below the concurrency, keep-alive, a 4 MB read buffer."""
+def make_session(concurrency: int | None, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> aiohttp.ClientSession:
+    """One session for the whole run: no connector cap below the concurrency, keep-alive, a 4 MB read buffer.
+
+    Its only aiohttp timeout is the connect's; the others are the `Watchdog`'s.
+    """
     limit = 0 if concurrency is None else max(concurrency, 1)
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, keepalive_timeout=60, force_close=False)
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s),
         read_bufsize=READ_BUFSIZE,
         auto_decompress=False,
     )
@@ -399,7 +408,7 @@ async def run_load(plan: LoadPlan, on_record: Callable[[RequestRecord], None],
     gc.freeze()
     watch = CpuWatch()
     live = LiveCounts()
-    watchdog = Watchdog(plan.first_byte_timeout_s, plan.idle_timeout_s)
+    watchdog = Watchdog(plan.first_byte_timeout_s, plan.idle_timeout_s, plan.timeout_s)
 
     def finished(record: RequestRecord) -> None:
         live.in_flight -= 1
@@ -422,7 +431,7 @@ async def run_load(plan: LoadPlan, on_record: Callable[[RequestRecord], None],
             if on_tick is not None:
                 on_tick(live.tick(time.perf_counter() - start, cpu))
 
-    client = session or make_session(plan.concurrency, plan.timeout_s, plan.connect_timeout_s)
+    client = session or make_session(plan.concurrency, plan.connect_timeout_s)
     start = time.perf_counter() if t0 is None else t0
     tick_task = asyncio.ensure_future(ticker())
     try:

@@ -263,7 +263,7 @@ async def run_benchmark(args: argparse.Namespace, mode: str) -> dict[str, Any]:
         version = await server_side.server_version(meta, root, headers)
     warm: list[RequestRecord] = []
     records: list[RequestRecord] = []
-    async with make_session(concurrency, args.timeout, args.connect_timeout) as session:
+    async with make_session(concurrency, args.connect_timeout) as session:
         if mode == "serve":
             if args.ignore_eos:
                 specs = await _without_refused_fields(specs, built.prompts, args, model, template, session, warm)
