@@ -78,7 +78,7 @@ def test_sigterm_to_the_command_stops_the_stage_which_removes_its_partial_output
     driver = tmp_path / "slow_disk_stage.py"
     driver.write_text(DRIVER)
     python = tmp_path / "python"  # what --python runs as `python -m tui.stages.dequant SRC DST`
-    python.write_text(f'#!/bin/sh\nshift 2\nexec {sys.executable} {driver} 1024 0.05 "$@"\n')
+    python.write_text(f'#!/bin/sh\nshift 2\nexec {sys.executable} {driver} 1024 0.5 "$@"\n')
     python.chmod(0o755)
     runs = tmp_path / "runs"
     command = subprocess.Popen([sys.executable, "-m", "tui", "dequant", str(src), str(tmp_path / "bf16"),
@@ -90,7 +90,8 @@ def test_sigterm_to_the_command_stops_the_stage_which_removes_its_partial_output
             assert command.poll() is None and time.monotonic() < deadline, command.communicate()
             time.sleep(0.05)
         (stage_json,) = list(runs.glob("cli/*/dequant-*/stage.json"))
-        stage_pid = json.loads(stage_json.read_text())["pid"]
+        stage_pid = json.loads(stage_json.read_text()).get("pid")
+        assert isinstance(stage_pid, int)  # written as soon as the process started, long before its partial
         command.send_signal(signal.SIGTERM)
         _out, err = command.communicate(timeout=120)
     finally:
@@ -101,7 +102,10 @@ def test_sigterm_to_the_command_stops_the_stage_which_removes_its_partial_output
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (
         "npu-console dequant: interrupted (SIGTERM); the stage was stopped and DST was not written.")
-    assert not psutil.pid_exists(stage_pid) or psutil.Process(stage_pid).status() == psutil.STATUS_ZOMBIE
+    try:
+        assert psutil.Process(stage_pid).status() == psutil.STATUS_ZOMBIE  # reaped any moment now
+    except psutil.NoSuchProcess:
+        pass
     assert not (tmp_path / "bf16").exists() and not list(tmp_path.glob(".bf16.*"))
     assert json.loads(stage_json.read_text())["state"] == "cancelled"
     assert os.path.exists(stage_json.parent / "events.jsonl")

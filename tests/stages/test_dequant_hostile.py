@@ -1,6 +1,6 @@
 """The dequant stage under hostile conditions: SIGTERM at any moment, SIGKILL, links, read-only and full disks.
 
-Each run here is the real stage (``python -m tui.stages.dequant`` or the same ``main`` under a small
+Each run here is the real stage (``python -m tui.stages.dequant`` or the same ``program`` under a small
 driver that makes its writes slow or its chunks tiny, so a signal lands mid-write), on a real checkpoint.
 """
 
@@ -30,13 +30,13 @@ from tests.stages.test_dequant import (  # noqa: E402
 from tui.stages.dequant import DequantError, DequantInputError, dequantize  # noqa: E402
 from tui.stages.dequant.leftovers import lock_folder, release  # noqa: E402
 
-# The real stage's main, with its chunks made tiny (many queue hand-offs to the writer thread, so a signal
-# often lands inside the queue's locking) and each write optionally slowed (a slow disk), so that a signal
-# sent after the first progress event arrives while the output is being written.
+# The real stage's program (what `python -m` runs), with its chunks made tiny (many queue hand-offs to the
+# writer thread, so a signal often lands inside the queue's locking) and each write optionally slowed (a
+# slow disk), so that a signal sent after the first progress event arrives while the output is written.
 DRIVER = """
 import sys, time
 from tui.stages.dequant import io_threads, kernel
-from tui.stages.dequant.cli import main
+from tui.stages.dequant.cli import program
 kernel.CHUNK_ELEMENTS = 1
 io_threads.COPY_CHUNK = int(sys.argv[1])
 delay = float(sys.argv[2])
@@ -46,7 +46,7 @@ if delay:
         time.sleep(delay)
         real(fd, data)
     io_threads.write_all = slow
-sys.exit(main(sys.argv[3:]))
+sys.exit(program(sys.argv[3:]))
 """
 
 EXIT_BOUND_S = 60.0  # generous: a cancelled run must end well within the runner's grace, on any machine
@@ -104,7 +104,7 @@ def dead_pid() -> int:
 # ------------------------------------------------------------------------------------------- SIGTERM storm
 
 # One interpreter imports torch and the stage once, then forks one real stage process per run: each child
-# runs the stage's `main` exactly as `python -m` would (stdout to a pipe), and the parent reads its events,
+# runs the stage's `program` exactly as `python -m` does (stdout to a pipe), and the parent reads its events,
 # sends SIGTERM at a random moment after the first progress event and reaps it within a bound. torch is
 # only imported in the parent, never used there, so each child starts its own thread pool. The first run
 # gets no signal: its write time is the span the delays are drawn from.
@@ -112,7 +112,7 @@ STORM = """
 import json, os, random, select, signal, sys, time
 import torch  # noqa: F401 - imported once, before the forks
 from tui.stages.dequant import io_threads, kernel
-from tui.stages.dequant.cli import main
+from tui.stages.dequant.cli import program
 
 kernel.CHUNK_ELEMENTS = 1
 io_threads.COPY_CHUNK = 64
@@ -128,7 +128,7 @@ def one(i, delay):
     if pid == 0:
         os.close(r)
         os.dup2(w, 1)
-        code = main([src, dst])
+        code = program([src, dst])
         sys.stdout.flush()
         os._exit(code)
     os.close(w)
@@ -212,9 +212,9 @@ def test_sigterm_at_random_points_never_hangs_and_leaves_nothing(tmp_path: Path)
 
 
 def test_sigterm_while_the_writer_is_stuck_on_a_slow_disk(tmp_path: Path) -> None:
-    """Each write takes 0.2 s (a slow disk): the cancel is still seen at once, and the thread stops too."""
+    """Each write takes 1 s (a slow disk): the cancel is still seen at once, and the thread stops too."""
     src = write_checkpoint(tmp_path / "fp8", make_tensors())
-    proc = start_driver(src, tmp_path / "bf16", copy_chunk=4096, delay=0.2)
+    proc = start_driver(src, tmp_path / "bf16", copy_chunk=4096, delay=1.0)  # ~13 s of writing
     wait_for_progress(proc)
     proc.send_signal(signal.SIGTERM)
     proc.send_signal(signal.SIGTERM)  # an impatient second signal must not cut the cleanup short
@@ -230,7 +230,7 @@ def test_a_sigkilled_runs_partial_folder_is_removed_and_named_by_the_next_run(tm
     tensors = make_tensors()
     src = write_checkpoint(tmp_path / "fp8", tensors)
     dst = tmp_path / "bf16"
-    proc = start_driver(src, dst, copy_chunk=1024, delay=0.05)
+    proc = start_driver(src, dst, copy_chunk=1024, delay=0.5)  # ~10 s of writing: the kill lands mid-run
     wait_for_progress(proc)
     proc.kill()
     proc.communicate(timeout=EXIT_BOUND_S)
@@ -369,3 +369,17 @@ def test_the_disk_filling_up_mid_write_is_one_sentence_and_nothing_left(
         with pytest.raises(DequantError, match=r"writing the output failed: No space left on device"):
             dequantize(src, parent / "bf16", block=None, force=False, dry_run=False, emit=Events())
         assert list(parent.iterdir()) == []
+
+
+def test_main_in_process_leaves_the_callers_signal_handlers_alone(tmp_path: Path) -> None:
+    """Only the stage process (`program`) ignores a late signal; an in-process `main` restores what it found.
+
+    (Ignored dispositions are inherited by every process started afterwards: a test process left with
+    SIGINT ignored makes later CLI children deaf to Ctrl-C.)
+    """
+    from tui.stages.dequant import main
+
+    src = write_checkpoint(tmp_path / "fp8", make_tensors())
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    assert main([str(src), str(tmp_path / "bf16")]) == 0
+    assert {sig: signal.getsignal(sig) for sig in before} == before

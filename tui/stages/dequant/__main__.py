@@ -2,7 +2,7 @@
 
 import sys
 
-from tui.stages.dequant.cli import main
+from tui.stages.dequant.cli import program
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(program())

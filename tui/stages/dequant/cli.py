@@ -50,11 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and output size; write nothing")
     args = parser.parse_args(argv)
     pin_mmap_threshold()
-    # `dequantize` turns SIGTERM/SIGINT into a clean cancel while it runs and restores these afterwards:
-    # a signal that arrives once the run has ended (result or error already out) must not turn the
-    # outcome just reported into a death by signal.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
     try:
         dequantize(args.src, args.dst, block=args.block, force=args.force, dry_run=args.dry_run, emit=print_event)
     except DequantError as exc:
@@ -72,3 +67,16 @@ def main(argv: list[str] | None = None) -> int:
         print_event({"event": "error", "message": message})
         return 1
     return 0
+
+
+def program(argv: list[str] | None = None) -> int:
+    """``main`` as the stage process runs it (``__main__``): a late SIGTERM or Ctrl-C is ignored.
+
+    ``dequantize`` turns SIGTERM/SIGINT into a clean cancel while it runs and then restores the handlers
+    it found: ignoring them here means a signal that arrives once the run has ended (its result or error
+    already out) cannot turn the outcome just reported into a death by signal. Not done in ``main``,
+    which in-process callers use: their own signal handling stays theirs.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    return main(argv)
