@@ -22,6 +22,7 @@ from tui.devices.host import HostSnapshot
 from tui.devices.poller import ChipHistory, DeviceState, chip_key
 from tui.devices.processes import HeldMemory
 from tui.devices.snapshot import ChipReading, DeviceSnapshot
+from tui.formatting import or_na
 from widgets.area import AreaView
 from widgets.sparkline_text import sparkline, usage_bar
 
@@ -41,7 +42,7 @@ def host_line(snapshot: HostSnapshot) -> Text:
     """`Host  CPU 12% of 2 · load 0.4 · memory 8.1 / 24.0 GiB (34%) · disk 120 GiB free at /models`."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Host  ", style="bold")
-    cpu = "N/A" if snapshot.cpu_pct is None else f"{snapshot.cpu_pct:.0f}%"
+    cpu = or_na(snapshot.cpu_pct, ".0f", "%")
     text.append(f"CPU {cpu} of {snapshot.cpu_count}")
     if snapshot.load_1m is not None:
         text.append(f" · load {snapshot.load_1m:.1f}")
