@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from tui.devices.chip_memory import chip_memory_mb
 from tui.devices.host import HostSnapshot
 from tui.devices.poller import ChipHistory, DeviceState, chip_key
 from tui.devices.processes import HeldMemory
@@ -73,9 +74,7 @@ def _number(value: int | float | None, fmt: str = "{}") -> Cell:
 def chip_cells(chip: ChipReading, logic_id: int | None, selected: bool, history: ChipHistory | None,
                stale: bool) -> tuple[Cell, ...]:
     """One chip as table cells. DDR-only chips (310 family) show their memory in the HBM column."""
-    used, total = chip.hbm_used_mb, chip.hbm_total_mb
-    if used is None and total is None:
-        used, total = chip.memory_used_mb, chip.memory_total_mb
+    used, total = chip_memory_mb(chip)
     hbm_history = history.hbm_used_mb if history else ()
     util_history = history.util_pct if history else ()
     return (

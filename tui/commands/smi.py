@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from tui.devices.chip_memory import chip_memory_mb
 from tui.formatting import or_na
 
 if TYPE_CHECKING:
@@ -137,9 +138,7 @@ def _take_snapshot(kind: str, timeout: float) -> DeviceSnapshot | str:
 
 def _memory(chip: ChipReading) -> str:
     """HBM where the chip has it, else the Memory-Usage pair (310 family DDR)."""
-    used, total = (chip.hbm_used_mb, chip.hbm_total_mb)
-    if used is None and total is None:
-        used, total = chip.memory_used_mb, chip.memory_total_mb
+    used, total = chip_memory_mb(chip)
     if used is None and total is None:
         return "N/A"
     return f"{or_na(used)} / {or_na(total)}"

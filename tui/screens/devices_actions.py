@@ -13,6 +13,7 @@ from textual import work
 from textual.app import App
 
 from tui.devices.backends import NpuSmiBackend, read_npu_usages
+from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import Expected, stop_tree
@@ -169,7 +170,7 @@ class DevicesActions(App[None]):
             return None
         for chip in state.snapshot.chips:
             if chip.npu == row.device.npu and (row.device.chip is None or chip.chip == row.device.chip):
-                return chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+                return chip_memory_used_mb(chip)
         return None
 
     def _report_release(self, message: DevicesPolled) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import App
 
+from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import Expected, identify, stop_tree
@@ -290,7 +291,7 @@ class ServerActions(App[None]):
         ids = set(visible_devices(plan_env) or ())
         hbm: dict[tuple[int, int | None], int] = {}
         for index, chip in enumerate(state.snapshot.chips):
-            used = chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+            used = chip_memory_used_mb(chip)
             logic = next((m.logic_id for m in state.snapshot.mapping if (m.npu, m.chip) == (chip.npu, chip.chip)),
                          index)
             if used is not None and (not ids or logic in ids):
@@ -372,7 +373,7 @@ class ServerActions(App[None]):
         held = []
         for chip in snapshot.chips:
             key = (chip.npu, chip.chip)
-            used = chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+            used = chip_memory_used_mb(chip)
             if key in before and used is not None and used > before[key] + HBM_SLACK_MB:
                 held.append(f"NPU {chip.npu}: {used} MB used, {before[key]} MB before the launch")
         if held:
