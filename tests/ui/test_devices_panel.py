@@ -142,7 +142,11 @@ async def test_keys_are_answered_while_the_tool_hangs_and_no_second_read_starts(
             await wait_until(pilot, partial(_showing, app, area), what=f"key {key} to show {area}")
             assert app.devices.reading, "the key was answered while the read still hangs"
             assert _tool_processes(tmp_path) == 1, "no second read starts beside the hung one ('1' asks for one)"
-    wait_for(lambda: _tool_processes(tmp_path) == 0, 30, what="the hung tool stopped when the console ended")
+        mode.write_text("ok")
+        for process in _tool_process_list(tmp_path):  # end the hung read here, while the app's loop still runs
+            process.kill()
+        await wait_until(pilot, lambda: not app.devices.reading, timeout=60, what="the hung read to end")
+    wait_for(lambda: _tool_processes(tmp_path) == 0, 30, what="no npu-smi left when the console ended")
 
 
 async def test_a_hung_tool_marks_data_stale_and_recovers(tmp_path: Path) -> None:
@@ -186,13 +190,17 @@ def _showing(app: NpuConsoleApp, area: str) -> bool:
 
 
 def _tool_processes(tmp_path: Path) -> int:
+    return len(_tool_process_list(tmp_path))
+
+
+def _tool_process_list(tmp_path: Path) -> list[psutil.Process]:
     tool = str(tmp_path / "bin" / "npu-smi")
-    count = 0
+    found = []
     for process in psutil.process_iter(["cmdline", "status"]):
         cmdline = process.info.get("cmdline") or []
         if tool in cmdline and process.info.get("status") != psutil.STATUS_ZOMBIE:
-            count += 1
-    return count
+            found.append(process)
+    return found
 
 
 async def test_enter_on_a_chip_shows_its_usage_rates(tmp_path: Path) -> None:
@@ -217,3 +225,22 @@ def _plain(renderable: object) -> str:
     console = Console(width=120, record=True)
     console.print(renderable)
     return console.export_text()
+
+
+async def test_the_selected_chips_come_from_the_expanded_environment(tmp_path: Path) -> None:
+    demo = prepare_demo_host(tmp_path / "sim")
+    written = (shipped_profiles_dir() / "demo.toml").read_text()
+    assert 'ASCEND_RT_VISIBLE_DEVICES = "0"' in written
+    (tmp_path / "demo.toml").write_text(
+        written.replace('ASCEND_RT_VISIBLE_DEVICES = "0"', 'ASCEND_RT_VISIBLE_DEVICES = "${CHIPS}"'))
+    session = ConsoleSession(profile=load_profile(tmp_path / "demo.toml"), runs_root=tmp_path / "runs",
+                             env={**demo.env(dict(os.environ)), "CHIPS": "2,3"})
+    app = make_app(session, host_sampler=HostSampler(), device_interval_s=0.3)
+    async with app.run_test(size=(200, 50)) as pilot:
+        chips = app.main.query_one("#chips", DataTable)
+        await wait_until(pilot, lambda: chips.row_count >= 4 and _marked_rows(chips) != [], what="a reading")
+        assert _marked_rows(chips) == [2, 3], "the chips `${CHIPS}` names once expanded, as the server will see"
+
+
+def _marked_rows(chips: DataTable[Any]) -> list[int]:
+    return [index for index in range(chips.row_count) if str(chips.get_row_at(index)[0]).strip()]

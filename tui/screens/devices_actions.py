@@ -17,7 +17,7 @@ from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import Expected, stop_tree
-from tui.profiles import ProfileError
+from tui.profiles import ProfileError, expand_env
 from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
@@ -159,10 +159,12 @@ class DevicesActions(App[None]):
         if profile is None:
             return set()
         try:
-            env = profile.effective_env(profile.variant(self.session.variant))
+            written = profile.effective_env(profile.variant(self.session.variant))
         except ProfileError:
             return set()
-        return set(visible_devices(env) or ())
+        # Expanded as the launch expands it (sourced files aside: they are read only at a launch).
+        env = {**self.session.env, **expand_env(written, self.session.env)}
+        return set(visible_devices(env, profile.runtime) or ())
 
     def _chip_hbm(self, row: HeldMemory) -> int | None:
         state = self.devices.state

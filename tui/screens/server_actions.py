@@ -244,7 +244,7 @@ class ServerActions(App[None]):
             await asyncio.sleep(0.5)  # let the next device read see the memory come back
 
     async def _launch(self, profile: Profile, plan: LaunchPlan, env: dict[str, str]) -> None:
-        self._prelaunch_hbm = self._selected_hbm(plan.env)
+        self._prelaunch_hbm = self._selected_hbm(env, profile.runtime)  # the expanded env the server gets
         try:  # the pipeline writes launch.json, launch.sh, facts.json and stop.json, as `serve` does
             run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
             await self.server.launch(plan, env, run_dir, profile.base_url, self._api_key(profile))
@@ -284,11 +284,11 @@ class ServerActions(App[None]):
                 return
             await asyncio.sleep(DEVICE_READ_POLL_S)
 
-    def _selected_hbm(self, plan_env: Mapping[str, str]) -> dict[tuple[int, int | None], int] | None:
+    def _selected_hbm(self, env: Mapping[str, str], runtime: str) -> dict[tuple[int, int | None], int] | None:
         state = self.devices.state
         if state is None or state.snapshot is None:
             return None
-        ids = set(visible_devices(plan_env) or ())
+        ids = set(visible_devices(env, runtime) or ())
         hbm: dict[tuple[int, int | None], int] = {}
         for index, chip in enumerate(state.snapshot.chips):
             used = chip_memory_used_mb(chip)
