@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tui.api.assemble import ReplyAssembler, cut_sentence, parse_body
+from tui.api.bounded import within
 from tui.api.errors import ApiError, describe, http_error_sentence, refused, refused_sentence
 from tui.api.reply import ModelInfo, Reply, StreamDelta
 from tui.api.request import (
@@ -129,10 +130,10 @@ class ApiClient:
         """The served models, in the server's order; raises `ApiError` with the sentence when that fails."""
         http_request = self.models_request()
         try:
-            response = await asyncio.wait_for(self._send(http_request, idle_s=self.timeouts.first_byte_s),
+            response = await within(self._send(http_request, idle_s=self.timeouts.first_byte_s),
                                                self.timeouts.total_s)
             try:
-                body = await asyncio.wait_for(response.aread(), self.timeouts.total_s)
+                body = await within(response.aread(), self.timeouts.total_s)
             finally:
                 await response.aclose()
         except (httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
@@ -179,10 +180,10 @@ class ApiClient:
         started = timer.start()
         deadline = started + self.timeouts.total_s
         try:
-            response = await asyncio.wait_for(self._send(http_request, idle_s=self.timeouts.total_s),
+            response = await within(self._send(http_request, idle_s=self.timeouts.total_s),
                                               self.timeouts.total_s)
             try:
-                body = await asyncio.wait_for(response.aread(), max(0.001, deadline - self.clock()))
+                body = await within(response.aread(), max(0.001, deadline - self.clock()))
             finally:
                 await response.aclose()
         except (httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
@@ -362,7 +363,7 @@ class ReplyStream:
         started = self._timer.start()
         self._deadline = started + client.timeouts.total_s
         try:
-            response = await asyncio.wait_for(
+            response = await within(
                 client._send(self.request, idle_s=client.timeouts.first_byte_s), client.timeouts.total_s
             )
         except (httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
@@ -396,7 +397,7 @@ class ReplyStream:
                     break
 
         try:
-            await asyncio.wait_for(read(), max(0.001, min(self._client.timeouts.first_byte_s,
+            await within(read(), max(0.001, min(self._client.timeouts.first_byte_s,
                                                           self._deadline - self._client.clock())))
         except (httpx.HTTPError, asyncio.TimeoutError):
             pass
@@ -406,7 +407,7 @@ class ReplyStream:
         """The server ignored `stream: true` and sent one JSON body: deliver it as one delta."""
         client = self._client
         try:
-            body = await asyncio.wait_for(response.aread(), max(0.001, self._deadline - client.clock()))
+            body = await within(response.aread(), max(0.001, self._deadline - client.clock()))
         except (httpx.HTTPError, asyncio.TimeoutError) as exc:
             await self._close_response()
             self._finish(client._exchange_failure(exc, self.request, streamed=True), partial=True)
@@ -426,7 +427,7 @@ class ReplyStream:
         try:
             if remaining <= 0:
                 raise asyncio.TimeoutError
-            chunk = await asyncio.wait_for(chunks.__anext__(), min(remaining, idle))
+            chunk = await within(chunks.__anext__(), min(remaining, idle))
         except StopAsyncIteration:
             await self._end_of_body()
             return

@@ -13,6 +13,7 @@ import asyncio
 
 import httpx
 
+from tui.api.bounded import within
 from tui.api.errors import refused
 from tui.server.serving_metrics import Exposition, ServingMetrics, parse_exposition
 
@@ -55,14 +56,14 @@ async def fetch_metrics(
 
     `timeout` bounds the whole call, not each phase: httpx's own timeout is per
     connect/read, so a server that trickles a byte every second would otherwise
-    hold the poll forever; `asyncio.wait_for` is the outer bound. The API key is
+    hold the poll forever; `within` is the outer bound. The API key is
     sent as a bearer token for proxies that guard every path (vLLM's own
     `--api-key` only guards `/v1`).
     """
     url = metrics_url(base_url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     try:
-        response = await asyncio.wait_for(client.get(url, headers=headers, timeout=timeout), timeout)
+        response = await within(client.get(url, headers=headers, timeout=timeout), timeout)
     except (asyncio.TimeoutError, httpx.TimeoutException):
         return f"no answer from {url} within {timeout:g} s; the server may be hung or too busy to answer"
     except httpx.ConnectError as exc:
