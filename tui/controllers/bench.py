@@ -141,7 +141,7 @@ class BenchController(Controller):
             if outcome is None or outcome.result is None or not outcome.ok:
                 error = outcome.error if outcome is not None else "no server"
                 self.app.notify(f"The benchmark of {variant} failed: {error}. The comparison stopped.",
-                            severity="error", timeout=10)
+                                severity="error", timeout=10)
                 return
             results[variant] = outcome.result
             folder = outcome.run_folder
@@ -157,7 +157,7 @@ class BenchController(Controller):
                 if run.name == "bench" and run.result and run.result.get("mode")]
         if len(runs) < 2:
             self.app.notify("Comparing needs two benchmark results in this session; run the benchmark twice "
-                        "(b), for example once per variant.", severity="warning", timeout=8)
+                            "(b), for example once per variant.", severity="warning", timeout=8)
             return
 
         def label(index: int) -> str:

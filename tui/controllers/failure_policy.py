@@ -90,7 +90,7 @@ class FailurePolicy:
         sentence = failure_sentence(error, doing)
         where = self._log_failure(sentence, error)
         self.app.notify(sentence + (f" Details in {where}." if where else ""), title="Failed", severity="error",
-                    timeout=15, markup=False)  # an error's brackets are text, not markup
+                        timeout=15, markup=False)  # an error's brackets are text, not markup
         self._keep_for_tests(error)
 
     def _fatal(self, error: BaseException) -> None:

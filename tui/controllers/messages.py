@@ -65,6 +65,3 @@ class AttachedTreeChanged(Message):
         super().__init__()
         self.pids = pids
 
-
-class ProfileShown(Message):
-    """The selected profile or variant changed and was drawn: the areas that depend on it redraw."""

@@ -191,7 +191,7 @@ class PlaygroundController(Controller):
         except OSError as error:  # the chat works without its journal; say so once
             run_dir = None
             self.app.notify(f"This chat is not saved: no run folder ({os_error_reason(error)}).", title="Chat journal",
-                        severity="error", timeout=10)
+                            severity="error", timeout=10)
         journal = ChatJournal(run_dir)
         label = "you" if state.mode == "chat" else "prompt"
         turn = await view.start_turn(prompt, label)

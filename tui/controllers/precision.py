@@ -42,7 +42,7 @@ class PrecisionController(Controller):
             location, problems = replace(location, path=demo_model), []
         if location.path is None or problems:
             self.app.notify(f"The precision check loads the model's weights on this host's CPU: {problems[0]}",
-                        severity="warning", timeout=10)
+                            severity="warning", timeout=10)
             return
         settings = profile.stages.precision
         status = self.app.server.status

@@ -121,7 +121,7 @@ class ServerController(Controller):
             return
         if self.app.server.status.ours_running:
             self.app.notify(f"The server is already running (pid {self.app.server.status.pid}); stop or restart it.",
-                        severity="warning")
+                            severity="warning")
             return
         self.app.server.detach()
         problem = await self.preflight_and_launch(profile, self.session.variant)
@@ -189,8 +189,8 @@ class ServerController(Controller):
             view.show_note(f"Attached: {target.summary}." if target.findings else None,
                            warning=not target.alive)
         self.app.notify(f"Attached to {target.log_path or target.url}: {target.summary or 'not checked'}. "
-                    "Stopping only detaches.", title="Attached" if target.alive else "Attached to nothing alive",
-                    severity="information" if target.alive else "warning", timeout=12)
+                        "Stopping only detaches.", title="Attached" if target.alive else "Attached to nothing alive",
+                        severity="information" if target.alive else "warning", timeout=12)
 
     def quit(self) -> None:
         """Quit now, or (our server running) ask whether to stop it or leave it running."""
@@ -381,7 +381,7 @@ class ServerController(Controller):
             found = self.app.server.window.find(shown, message.term, pane.last_match)
             if found is None:
                 self.app.notify(f"{message.term!r} is not in the lines kept in memory (the whole log is in "
-                            f"{self.app.server.status.log_path or 'the file'}).", severity="warning")
+                                f"{self.app.server.status.log_path or 'the file'}).", severity="warning")
                 return
             pane.last_match = found
             line = shown[found]
@@ -409,7 +409,7 @@ class ServerController(Controller):
                                    + ". A leftover may hold it: see the Devices area.")
         else:
             self.app.notify("The server's processes are gone and the chips' memory is back to its pre-launch level.",
-                        title="Stopped cleanly")
+                            title="Stopped cleanly")
 
     # ---- what runs ---------------------------------------------------------------------------
 

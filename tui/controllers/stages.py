@@ -58,7 +58,7 @@ class StagesController(Controller):
             return
         if profile is None or settings is None or not settings.source or not settings.destination:
             self.app.notify("This profile names no FP8 source and BF16 destination: set [stages.dequant] source and "
-                        "destination in the profile.", severity="warning", timeout=8)
+                            "destination in the profile.", severity="warning", timeout=8)
             return
         src = expand_value(settings.source, self.session.env)
         dst = expand_value(settings.destination, self.session.env)
@@ -70,7 +70,7 @@ class StagesController(Controller):
         profile = self.session.profile
         if profile is None or profile.model.source != "modelscope":
             self.app.notify("The download stage fetches ModelScope models; this profile's model is not one.",
-                        severity="warning")
+                            severity="warning")
             return
         args = [profile.model.id] + (["--revision", profile.model.revision] if profile.model.revision else [])
         self.main.show_area("stages")
@@ -120,7 +120,7 @@ class StagesController(Controller):
             written = await asyncio.to_thread(write_session_report, run_dir)
         except (ReportError, OSError) as error:
             self.app.notify(str(error) if isinstance(error, ReportError) else f"The report could not be written in "
-                        f"{run_dir}: {error.strerror or error}", severity="error", timeout=8)
+                            f"{run_dir}: {error.strerror or error}", severity="error", timeout=8)
             return
         self.app.notify(f"{written[0]} and {written[1].name} (English: {written[2].name}).", title="Report written")
 
@@ -294,5 +294,5 @@ class StagesController(Controller):
             view.show_result(f"{outcome.name}: {outcome.state}", outcome.result, outcome.error, outcome.run_folder)
         if not outcome.ok and outcome.state != "cancelled":  # a cancel was the operator's own: the area says it
             self.app.notify(outcome.error or outcome.state, title=f"{outcome.name} {outcome.state}",
-                        severity="error", timeout=10)
+                            severity="error", timeout=10)
 
