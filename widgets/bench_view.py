@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tui.formatting import or_na
 from widgets.sparkline_text import sparkline
 
 BENCH_MODES = ("latency", "concurrency", "serve")
@@ -124,7 +125,7 @@ def _summary_rows(result: Mapping[str, Any]) -> list[tuple[str, str]]:
         rate = _number(result.get("success_rate"))
         rows += [
             ("load", f"{fmt(result.get('requests'), 0)} requests, {fmt(result.get('concurrency'), 0)} in flight"),
-            ("success rate", "N/A" if rate is None else f"{rate * 100:.1f}%"),
+            ("success rate", or_na(None if rate is None else rate * 100, ".1f", "%")),
             ("QPS", f"{fmt(result.get('request_throughput'), 2)} req/s over {fmt(result.get('duration'), 2, 's')}"),
             ("latency", f"mean {fmt(result.get('mean_latency_ms'), 1, 'ms')} · "
                         f"p50 {fmt(result.get('p50_latency_ms'), 1)} · p90 {fmt(result.get('p90_latency_ms'), 1)} · "
@@ -243,6 +244,6 @@ def comparison_table(comparison: Mapping[str, Any]) -> Table:
         delta = _number(row.get("delta_pct"))
         better = row.get("better")
         style = "green" if better == "b" else "red" if better == "a" else ""
-        delta_text = Text("N/A" if delta is None else f"{delta:+.1f}%", style=style)
+        delta_text = Text(or_na(delta, "+.1f", "%"), style=style)
         table.add_row(str(row.get("metric", "")).replace("_", " "), cell_a, cell_b, delta_text)
     return table

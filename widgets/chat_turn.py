@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Collapsible, Static
 
 from tui.api.reply import TokenLogprob
+from tui.formatting import or_na
 from widgets.safe_text import escape_controls
 
 SETTLE_AT = 1200  # characters of answer after which a block is settled and no longer redrawn
@@ -100,7 +101,7 @@ def logprob_table(logprobs: Sequence[TokenLogprob]) -> Table:
     table.add_column("p", justify="right")
     table.add_column("alternatives (p)", overflow="fold")
     for index, item in enumerate(logprobs):
-        chance = "N/A" if item.logprob is None else f"{math.exp(item.logprob):.3f}"
+        chance = or_na(None if item.logprob is None else math.exp(item.logprob), ".3f")
         others = "  ".join(f"{token!r} {math.exp(lp):.3f}" for token, lp in item.top if token != item.token)
         table.add_row(str(index), escape_controls(repr(item.token)), chance, escape_controls(others))
     return table

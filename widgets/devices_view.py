@@ -18,10 +18,12 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from tui.devices.chip_memory import chip_memory_mb
 from tui.devices.host import HostSnapshot
 from tui.devices.poller import ChipHistory, DeviceState, chip_key
 from tui.devices.processes import HeldMemory
 from tui.devices.snapshot import ChipReading, DeviceSnapshot
+from tui.formatting import or_na
 from widgets.area import AreaView
 from widgets.sparkline_text import sparkline, usage_bar
 
@@ -41,7 +43,7 @@ def host_line(snapshot: HostSnapshot) -> Text:
     """`Host  CPU 12% of 2 · load 0.4 · memory 8.1 / 24.0 GiB (34%) · disk 120 GiB free at /models`."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("Host  ", style="bold")
-    cpu = "N/A" if snapshot.cpu_pct is None else f"{snapshot.cpu_pct:.0f}%"
+    cpu = or_na(snapshot.cpu_pct, ".0f", "%")
     text.append(f"CPU {cpu} of {snapshot.cpu_count}")
     if snapshot.load_1m is not None:
         text.append(f" · load {snapshot.load_1m:.1f}")
@@ -72,9 +74,7 @@ def _number(value: int | float | None, fmt: str = "{}") -> Cell:
 def chip_cells(chip: ChipReading, logic_id: int | None, selected: bool, history: ChipHistory | None,
                stale: bool) -> tuple[Cell, ...]:
     """One chip as table cells. DDR-only chips (310 family) show their memory in the HBM column."""
-    used, total = chip.hbm_used_mb, chip.hbm_total_mb
-    if used is None and total is None:
-        used, total = chip.memory_used_mb, chip.memory_total_mb
+    used, total = chip_memory_mb(chip)
     hbm_history = history.hbm_used_mb if history else ()
     util_history = history.util_pct if history else ()
     return (

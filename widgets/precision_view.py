@@ -17,6 +17,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tui.formatting import or_na
 from widgets.sparkline_text import sparkline
 
 VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red"}
@@ -35,7 +36,7 @@ def _number(value: Any) -> float | None:
 
 def _cell(value: Any, digits: int) -> str:
     number = _number(value)
-    return "N/A" if number is None else f"{number:.{digits}f}"
+    return or_na(number, f".{digits}f")
 
 
 def _short(prompt: Any, width: int = 28, pad: bool = False) -> str:

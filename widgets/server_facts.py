@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tui.formatting import or_na
 from tui.server.logfacts.diagnosis import Diagnosis
 from tui.server.logfacts.events import Stats
 from tui.server.logfacts.phases import LABELS, ORDER, Phase
@@ -120,20 +121,17 @@ def metrics_rows(history: MetricsHistory) -> list[tuple[str, str, Sequence[float
         return []
     metrics, rates = latest.metrics, latest.rates
 
-    def fmt(value: float | None, pattern: str) -> str:
-        return "N/A" if value is None else pattern.format(value)
-
     kv = metrics.kv_cache_usage
     return [
-        ("Running", fmt(metrics.running, "{}"), history.series(lambda p: p.metrics.running)),
-        ("Waiting", fmt(metrics.waiting, "{}"), history.series(lambda p: p.metrics.waiting)),
-        ("KV cache", fmt(None if kv is None else kv * 100, "{:.1f} %"),
+        ("Running", or_na(metrics.running), history.series(lambda p: p.metrics.running)),
+        ("Waiting", or_na(metrics.waiting), history.series(lambda p: p.metrics.waiting)),
+        ("KV cache", or_na(None if kv is None else kv * 100, ".1f", " %"),
          history.series(lambda p: p.metrics.kv_cache_usage)),
-        ("Prompt tok/s", fmt(rates.prompt_tokens_per_s if rates else None, "{:.1f}"),
+        ("Prompt tok/s", or_na(rates.prompt_tokens_per_s if rates else None, ".1f"),
          history.rate_series(lambda r: r.prompt_tokens_per_s)),
-        ("Gen tok/s", fmt(rates.generation_tokens_per_s if rates else None, "{:.1f}"),
+        ("Gen tok/s", or_na(rates.generation_tokens_per_s if rates else None, ".1f"),
          history.rate_series(lambda r: r.generation_tokens_per_s)),
-        ("Mean TTFT", fmt(None if not rates or rates.mean_ttft_s is None else rates.mean_ttft_s * 1000, "{:.0f} ms"),
+        ("Mean TTFT", or_na(None if not rates or rates.mean_ttft_s is None else rates.mean_ttft_s * 1000, ".0f", " ms"),
          history.rate_series(lambda r: r.mean_ttft_s)),
     ]
 

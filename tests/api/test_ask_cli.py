@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -104,9 +103,7 @@ def test_refused_and_silent_servers(raw_server: StartRaw, capsys: pytest.Capture
         "`npu-console serve --profile NAME` or press `l` in the console, then try again.\n"
     )
     server = raw_server(silent)
-    started = time.monotonic()
     assert run_ask(["--url", server.url, "--model", "m", "--first-byte-timeout", "0.3", "hi"]) == 1
-    assert time.monotonic() - started < 3
     assert "accepted the connection but sent nothing for 0.3 s" in capsys.readouterr().err
 
 

@@ -1,7 +1,8 @@
 """The client against servers that fail on purpose: nothing listening, silence, a stall, a cut, a cancel.
 
 Raw loopback sockets play the misbehaving servers, so the timings are real and
-the bounds are checked against a clock; `httpx.MockTransport` plays the
+the bounds are real waits on a clock (checked not to fire early; a
+generous `asyncio.wait_for` only guards a hang); `httpx.MockTransport` plays the
 protocol oddities (an error event, a server that ignores `stream`).
 """
 
@@ -43,22 +44,23 @@ async def test_first_byte_timeout_on_a_server_that_accepts_and_never_answers(raw
     timeouts = Timeouts(connect_s=2, first_byte_s=0.3, total_s=10)
     async with ApiClient(server.url, timeouts=timeouts) as client:
         started = time.monotonic()
-        reply = await client.stream(ChatRequest.single("hi")).collect()
+        # The server never answers: only the bound ends the wait (60 s guards a hang, it is no speed claim).
+        reply = await asyncio.wait_for(client.stream(ChatRequest.single("hi")).collect(), 60)
         elapsed = time.monotonic() - started
     assert server.accepted.is_set()
     assert reply.error == (f"{server.url} accepted the connection but sent nothing for 0.3 s; the server may be "
                            "hung, still loading or overloaded, check its log.")
-    assert 0.25 <= elapsed < 3
+    assert elapsed >= 0.25, "the bound did not fire early"
 
 
 async def test_overall_bound_for_a_whole_reply_that_never_comes(raw_server: StartRaw) -> None:
     server = raw_server(silent)
     async with ApiClient(server.url, timeouts=Timeouts(first_byte_s=0.2, total_s=0.5)) as client:
         started = time.monotonic()
-        reply = await client.complete(CompletionRequest("hi"))
+        reply = await asyncio.wait_for(client.complete(CompletionRequest("hi")), 60)
         elapsed = time.monotonic() - started
     assert reply.error is not None and reply.error.startswith(f"No reply from {server.url} within 0.5 s")
-    assert 0.45 <= elapsed < 3
+    assert elapsed >= 0.45, "the bound did not fire early"
 
 
 async def test_a_stream_that_stalls_mid_reply_keeps_what_arrived(raw_server: StartRaw) -> None:
@@ -75,9 +77,7 @@ async def test_a_stream_that_stalls_mid_reply_keeps_what_arrived(raw_server: Sta
 async def test_overall_bound_cuts_a_trickling_stream(raw_server: StartRaw) -> None:
     server = raw_server(one_event_then_hang)
     async with ApiClient(server.url, timeouts=Timeouts(first_byte_s=5, total_s=0.4)) as client:
-        started = time.monotonic()
-        reply = await client.stream(ChatRequest.single("hi")).collect()
-    assert time.monotonic() - started < 3
+        reply = await asyncio.wait_for(client.stream(ChatRequest.single("hi")).collect(), 60)
     assert reply.text == "Hello" and reply.partial
     assert reply.error is not None and reply.error.startswith(f"No complete reply from {server.url} within 0.4 s")
 

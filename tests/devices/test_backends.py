@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -41,9 +41,8 @@ async def test_the_mapping_is_read_again_every_so_many_reads(tmp_path: Path) -> 
 
 async def test_a_hung_npu_smi_becomes_an_error_snapshot_within_the_bound(tmp_path: Path) -> None:
     hung = script(tmp_path / "bin", "npu-smi", "echo 'Initialize SchedulerClient...'\nexec sleep 600\n")
-    started = time.monotonic()
-    snapshot = await NpuSmiBackend(str(hung)).read(SubprocessRunner(), timeout=1.0)
-    assert time.monotonic() - started < 4.0
+    # The tool sleeps 600 s: only the 1 s bound ends the read before the 60 s hang guard.
+    snapshot = await asyncio.wait_for(NpuSmiBackend(str(hung)).read(SubprocessRunner(), timeout=1.0), 60)
     assert snapshot.chips == () and snapshot.backend == "npu-smi"
     assert snapshot.error is not None and "did not answer within 1 s" in snapshot.error
 

@@ -27,6 +27,14 @@ from tui.sim.vllm_serve import bind_socket
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
 
+async def until(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Let the server run until `condition()` holds; the bound only guards a hang."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:g} s"
+        await asyncio.sleep(0.01)
+
+
 class CrashedError(Exception):
     """Stands in for `os._exit` so a crash test does not end pytest."""
 
@@ -78,13 +86,10 @@ async def test_latency_model_delays_first_token_and_each_next_one(demo: DemoHost
 
 async def test_max_num_seqs_makes_requests_wait(demo: DemoHost) -> None:
     async with running(demo, "--max-num-seqs", "1", tpot_ms=20) as (client, serving, _):
-        request = {**CHAT, "max_tokens": 15, "ignore_eos": True}
+        request = {**CHAT, "max_tokens": 50, "ignore_eos": True}  # a 1 s window with one running, one waiting
         first = asyncio.create_task(client.post("/v1/chat/completions", json=request))
         second = asyncio.create_task(client.post("/v1/chat/completions", json=request))
-        for _ in range(200):
-            if serving.metrics.running == 1 and serving.metrics.waiting == 1:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: serving.metrics.running == 1 and serving.metrics.waiting == 1)
         metrics = (await client.get("/metrics")).text
         assert re.search(r"^vllm:num_requests_waiting\{[^}]*\} 1\.0$", metrics, re.MULTILINE)
         assert re.search(r"^vllm:num_requests_running\{[^}]*\} 1\.0$", metrics, re.MULTILINE)
@@ -100,10 +105,7 @@ async def test_client_leaving_mid_stream_aborts_the_request(demo: DemoHost) -> N
             async for line in reply.aiter_lines():
                 if line.startswith("data: {") and '"content":""' not in line:
                     break
-        for _ in range(200):
-            if serving.metrics.finished["abort"] == 1:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: serving.metrics.finished["abort"] == 1)
         assert serving.metrics.finished["abort"] == 1 and serving.metrics.running == 0
 
 

@@ -142,7 +142,7 @@ async def test_precision_check_from_one_key_gives_a_verdict_per_prompt_and_layer
         await pilot.press("P")
         await pick(app, pilot, "local")
         await wait_until(pilot, lambda: "precision: " in stage_status(app) and " in " in stage_status(app),
-                         timeout=180, what="the precision check to finish")
+                         timeout=600, what="the precision check to finish")
         text = plain(app, "#stage-result")
         assert "PASS" in text, text
         assert "cpu bfloat16 against cpu float32" in text

@@ -24,6 +24,8 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from tui.formatting import or_na
+
 if TYPE_CHECKING:
     from tui.api.client import ApiClient
     from tui.api.reply import Reply, StreamDelta
@@ -222,10 +224,6 @@ def _json_object(reply: Reply, model: str | None) -> dict[str, Any]:
     }
 
 
-def _na(value: float | int | None, fmt: str, unit: str = "") -> str:
-    return "N/A" if value is None else format(value, fmt) + unit
-
-
 class _Printer:
     """Where each part of the reply goes: answer to stdout as it comes, thinking and figures to stderr."""
 
@@ -292,9 +290,9 @@ class _Printer:
 
     def figures(self, reply: Reply) -> None:
         timings = reply.timings
-        tokens = _na(timings.output_tokens, "d") + (" (estimated)" if timings.output_tokens_estimated else "")
-        line = (f"[ttft {_na(timings.ttft_ms, '.1f', ' ms')} · {_na(timings.tokens_per_s, '.1f', ' tok/s')} · "
-                f"{tokens} tokens · e2e {_na(timings.e2e_ms, '.1f', ' ms')} · finish {reply.finish_reason or 'N/A'}]")
+        tokens = or_na(timings.output_tokens, "d") + (" (estimated)" if timings.output_tokens_estimated else "")
+        line = (f"[ttft {or_na(timings.ttft_ms, '.1f', ' ms')} · {or_na(timings.tokens_per_s, '.1f', ' tok/s')} · "
+                f"{tokens} tokens · e2e {or_na(timings.e2e_ms, '.1f', ' ms')} · finish {reply.finish_reason or 'N/A'}]")
         if reply.error is None or reply.text or reply.reasoning:
             _write(self.err, line + "\n")
             self.err.flush()

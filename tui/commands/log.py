@@ -23,6 +23,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from tui.formatting import or_na
+
 if TYPE_CHECKING:
     from tui.server.logfacts import Phase
 
@@ -102,10 +104,6 @@ def _unreadable(sentence: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _na(value: object, unit: str = "") -> str:
-    return "N/A" if value is None else f"{value}{unit}"
-
-
 def _seconds(value: object) -> str:
     return "N/A" if not isinstance(value, (int, float)) else f"{value:g} s"
 
@@ -115,21 +113,22 @@ def print_summary(
 ) -> None:
     """The human view: a headline, the facts in groups, phases, errors with hints, the root cause."""
     state = "ready" if facts["ready"] else "not ready"
-    print(f"{path}: {lines} lines, vLLM {_na(facts['vllm_version'])} ({_na(facts['engine'])}) on "
-          f"{_na(facts['platform'])}, {state}", file=out)
+    print(f"{path}: {lines} lines, vLLM {or_na(facts['vllm_version'])} ({or_na(facts['engine'])}) on "
+          f"{or_na(facts['platform'])}, {state}", file=out)
     rows = [
-        ("model", f"{_na(facts['model'])} ({_na(facts['architecture'])}, {_na(facts['dtype'])})"),
-        ("limits", f"max_model_len {_na(facts['max_model_len'])}, "
-                   f"tensor_parallel_size {_na(facts['tensor_parallel_size'])}, "
-                   f"max_num_batched_tokens {_na(facts['max_num_batched_tokens'])}"),
-        ("weights", f"{_na(facts['weights_gib'], ' GiB')} loaded in {_seconds(facts['weights_load_s'])}"),
-        ("KV cache", f"{_na(facts['kv_cache_gib'], ' GiB')}, {_tokens(facts['kv_cache_tokens'])} tokens, "
-                     f"max concurrency {_na(facts['max_concurrency'], 'x')}"),
-        ("compilation", f"{_na(facts['compilation'])} (ACL graph: max batch sizes "
-                        f"{_na(facts['graph_max_batch_sizes'])}, capture sizes {_na(facts['graph_capture_sizes'])})"),
+        ("model", f"{or_na(facts['model'])} ({or_na(facts['architecture'])}, {or_na(facts['dtype'])})"),
+        ("limits", f"max_model_len {or_na(facts['max_model_len'])}, "
+                   f"tensor_parallel_size {or_na(facts['tensor_parallel_size'])}, "
+                   f"max_num_batched_tokens {or_na(facts['max_num_batched_tokens'])}"),
+        ("weights", f"{or_na(facts['weights_gib'], unit=' GiB')} loaded in {_seconds(facts['weights_load_s'])}"),
+        ("KV cache", f"{or_na(facts['kv_cache_gib'], unit=' GiB')}, {_tokens(facts['kv_cache_tokens'])} tokens, "
+                     f"max concurrency {or_na(facts['max_concurrency'], unit='x')}"),
+        ("compilation", f"{or_na(facts['compilation'])} (ACL graph: max batch sizes "
+                        f"{or_na(facts['graph_max_batch_sizes'])}, "
+                        f"capture sizes {or_na(facts['graph_capture_sizes'])})"),
         ("timings", f"torch.compile {_seconds(facts['torch_compile_s'])}, "
                     f"engine init {_seconds(facts['engine_init_s'])}"),
-        ("API", _na(facts["api_url"])),
+        ("API", or_na(facts["api_url"])),
         ("stats", _stats(facts["stats"])),
         ("requests", _requests(facts["requests"])),
     ]
@@ -173,7 +172,7 @@ def _stats(stats: object) -> str:
         return "N/A"
     prefix = stats["prefix_hit_pct"]
     return (f"prompt {stats['prompt_tps']} tok/s, generation {stats['gen_tps']} tok/s, running {stats['running']}, "
-            f"waiting {stats['waiting']}, KV cache {stats['kv_usage_pct']}%, prefix hits {_na(prefix, '%')}")
+            f"waiting {stats['waiting']}, KV cache {stats['kv_usage_pct']}%, prefix hits {or_na(prefix, unit='%')}")
 
 
 def _requests(requests: object) -> str:

@@ -18,6 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from tui.devices.chip_memory import chip_memory_mb
+from tui.formatting import or_na
+
 if TYPE_CHECKING:
     from tui.devices.snapshot import ChipReading, DeviceSnapshot
 
@@ -133,18 +136,12 @@ def _take_snapshot(kind: str, timeout: float) -> DeviceSnapshot | str:
     return asyncio.run(backend.read(SubprocessRunner(), timeout))
 
 
-def _na(value: object, unit: str = "") -> str:
-    return "N/A" if value is None else f"{value}{unit}"
-
-
 def _memory(chip: ChipReading) -> str:
     """HBM where the chip has it, else the Memory-Usage pair (310 family DDR)."""
-    used, total = (chip.hbm_used_mb, chip.hbm_total_mb)
-    if used is None and total is None:
-        used, total = chip.memory_used_mb, chip.memory_total_mb
+    used, total = chip_memory_mb(chip)
     if used is None and total is None:
         return "N/A"
-    return f"{_na(used)} / {_na(total)}"
+    return f"{or_na(used)} / {or_na(total)}"
 
 
 def _columns(rows: Sequence[Sequence[str]], out: TextIO) -> None:
@@ -161,7 +158,7 @@ def print_table(snapshot: DeviceSnapshot, out: TextIO) -> None:
     """
     versions = ""
     if snapshot.tool_version or snapshot.driver_version:
-        versions = f" {_na(snapshot.tool_version)} (driver {_na(snapshot.driver_version)})"
+        versions = f" {or_na(snapshot.tool_version)} (driver {or_na(snapshot.driver_version)})"
     counts = f"{len(snapshot.chips)} chip(s), {len(snapshot.processes)} process(es)"
     print(f"{snapshot.backend}{versions}: {counts}", file=out)
     if snapshot.chips:
@@ -169,8 +166,8 @@ def print_table(snapshot: DeviceSnapshot, out: TextIO) -> None:
             ("NPU", "CHIP", "NAME", "HEALTH", "POWER", "TEMP", "UTIL", "MEMORY(MB)", "BUS-ID")
         ]
         chip_rows += [
-            (str(chip.npu), _na(chip.chip), _na(chip.name), _na(chip.health), _na(chip.power_w, "W"),
-             _na(chip.temp_c, "C"), _na(chip.util_pct, "%"), _memory(chip), _na(chip.bus_id))
+            (str(chip.npu), or_na(chip.chip), or_na(chip.name), or_na(chip.health), or_na(chip.power_w, unit="W"),
+             or_na(chip.temp_c, unit="C"), or_na(chip.util_pct, unit="%"), _memory(chip), or_na(chip.bus_id))
             for chip in snapshot.chips
         ]
         _columns(chip_rows, out)
@@ -178,14 +175,14 @@ def print_table(snapshot: DeviceSnapshot, out: TextIO) -> None:
         print(file=out)
         process_rows: list[tuple[str, ...]] = [("NPU", "CHIP", "PID", "NAME", "MEMORY(MB)")]
         process_rows += [
-            (str(p.npu), _na(p.chip), str(p.pid), _na(p.name) if p.name != "" else "-", _na(p.memory_mb))
+            (str(p.npu), or_na(p.chip), str(p.pid), or_na(p.name) if p.name != "" else "-", or_na(p.memory_mb))
             for p in snapshot.processes
         ]
         _columns(process_rows, out)
     if snapshot.mapping:
         print(file=out)
         mapping_rows: list[tuple[str, ...]] = [("NPU", "CHIP", "LOGIC-ID", "NAME")]
-        mapping_rows += [(str(m.npu), str(m.chip), _na(m.logic_id), m.name) for m in snapshot.mapping]
+        mapping_rows += [(str(m.npu), str(m.chip), or_na(m.logic_id), m.name) for m in snapshot.mapping]
         _columns(mapping_rows, out)
     for warning in snapshot.warnings:
         print(f"warning: {warning}", file=out)

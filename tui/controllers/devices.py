@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 from tui.controllers.base import Controller
 from tui.controllers.messages import AttachedTreeChanged, OwnServerProcessStopped
 from tui.devices.backends import NpuSmiBackend, read_npu_usages
+from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.host import HostSampler, HostSource
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import Expected, stop_tree
-from tui.profiles import ProfileError
+from tui.profiles import ProfileError, expand_env
 from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor
@@ -182,10 +183,12 @@ class DevicesController(Controller):
         if profile is None:
             return set()
         try:
-            env = profile.effective_env(profile.variant(self.session.variant))
+            written = profile.effective_env(profile.variant(self.session.variant))
         except ProfileError:
             return set()
-        return set(visible_devices(env) or ())
+        # Expanded as the launch expands it (sourced files aside: they are read only at a launch).
+        env = {**self.session.env, **expand_env(written, self.session.env)}
+        return set(visible_devices(env, profile.runtime) or ())
 
     def _chip_hbm(self, row: HeldMemory) -> int | None:
         state = self.monitor.state
@@ -193,7 +196,7 @@ class DevicesController(Controller):
             return None
         for chip in state.snapshot.chips:
             if chip.npu == row.device.npu and (row.device.chip is None or chip.chip == row.device.chip):
-                return chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+                return chip_memory_used_mb(chip)
         return None
 
     def _report_release(self, message: DevicesPolled) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tui.controllers.base import Controller
 from tui.controllers.messages import AttachedTreeChanged, OwnServerProcessStopped
+from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
 from tui.proc_tree import Expected, identify, stop_tree
@@ -267,7 +268,7 @@ class ServerController(Controller):
             await asyncio.sleep(0.5)  # let the next device read see the memory come back
 
     async def _launch(self, profile: Profile, plan: LaunchPlan, env: dict[str, str]) -> None:
-        self._prelaunch_hbm = self._selected_hbm(plan.env)
+        self._prelaunch_hbm = self._selected_hbm(env, profile.runtime)  # the expanded env the server gets
         try:  # the pipeline writes launch.json, launch.sh, facts.json and stop.json, as `serve` does
             run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
             await self.app.server.launch(plan, env, run_dir, profile.base_url, self._api_key(profile))
@@ -307,14 +308,14 @@ class ServerController(Controller):
                 return
             await asyncio.sleep(DEVICE_READ_POLL_S)
 
-    def _selected_hbm(self, plan_env: Mapping[str, str]) -> dict[tuple[int, int | None], int] | None:
+    def _selected_hbm(self, env: Mapping[str, str], runtime: str) -> dict[tuple[int, int | None], int] | None:
         state = self.app.devices.state
         if state is None or state.snapshot is None:
             return None
-        ids = set(visible_devices(plan_env) or ())
+        ids = set(visible_devices(env, runtime) or ())
         hbm: dict[tuple[int, int | None], int] = {}
         for index, chip in enumerate(state.snapshot.chips):
-            used = chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+            used = chip_memory_used_mb(chip)
             logic = next((m.logic_id for m in state.snapshot.mapping if (m.npu, m.chip) == (chip.npu, chip.chip)),
                          index)
             if used is not None and (not ids or logic in ids):
@@ -401,7 +402,7 @@ class ServerController(Controller):
         held = []
         for chip in snapshot.chips:
             key = (chip.npu, chip.chip)
-            used = chip.hbm_used_mb if chip.hbm_used_mb is not None else chip.memory_used_mb
+            used = chip_memory_used_mb(chip)
             if key in before and used is not None and used > before[key] + HBM_SLACK_MB:
                 held.append(f"NPU {chip.npu}: {used} MB used, {before[key]} MB before the launch")
         if held:

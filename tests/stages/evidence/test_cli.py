@@ -14,7 +14,7 @@ from tui.profiles import shipped_profiles_dir
 
 def evidence(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tui", "evidence", *argv], capture_output=True, text=True,
-                          timeout=180, env=env)
+                          timeout=600, env=env)
 
 
 def test_the_profiles_prompts_with_the_environment_in_the_run_folder(sim_url: str, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ EXTRA_KEYS = {"mode", "nan_inf", "thresholds", "csv", "noise_floor"}
 
 def precision(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "tui", "precision", *args], capture_output=True, text=True,
-                          timeout=180)
+                          timeout=600)
 
 
 def test_pass_writes_every_contract_key_and_exits_0(tiny_model: Path, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from tui.devices.processes import HeldMemory
 from tui.devices.snapshot import ChipReading, DeviceSnapshot
-from tui.devices.visible_devices import parse_visible_devices
+from tui.devices.visible_devices import visible_devices, visible_variable
 from tui.profiles import Runtime
 from tui.server.preflight.check import Check, Offer, failed, passed, warned
 from tui.server.preflight.plan_args import ParallelSizes, gpu_memory_utilization, parallel_sizes
@@ -50,11 +50,6 @@ class DeviceUse:
     used: tuple[int, ...] | None
 
 
-def visible_variable(runtime: Runtime) -> str:
-    """The variable that picks chips: CUDA's for plain vLLM on NVIDIA, Ascend's for the rest."""
-    return "CUDA_VISIBLE_DEVICES" if runtime == "vllm" else "ASCEND_RT_VISIBLE_DEVICES"
-
-
 def _tools(variable: str) -> tuple[str, str, str]:
     """The runtime's own words: (tool, the command that lists device ids, the id column's name)."""
     if variable == "CUDA_VISIBLE_DEVICES":
@@ -68,7 +63,7 @@ def device_use(
     """Work out the chips from the server's environment, its argv and the device reading."""
     variable = visible_variable(runtime)
     raw = env.get(variable)
-    listed = parse_visible_devices(raw) if raw is not None else None
+    listed = visible_devices(env, runtime)
     sizes = parallel_sizes(argv)
     if raw is None:
         used: tuple[int, ...] | None = tuple(range(sizes.chips))
