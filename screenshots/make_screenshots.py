@@ -87,7 +87,7 @@ async def server_zoomed(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
 async def playground_reply(app: NpuConsoleApp, pilot: Pilot[None]) -> None:
     await server_running(app, pilot)
     await pilot.press("3")
-    app.post_message(PlaygroundView.Ask("send", "Write a Python function to reverse a string."))
+    app.post_message(PlaygroundView.SendPrompt("Write a Python function to reverse a string."))
     await wait_until(pilot, lambda: bool(app.main.query(ChatTurn)) and "tok/s" in str(
         app.main.query(ChatTurn).first().query_one(".stats", Static).content), timeout=30, what="the reply")
     await pilot.press("z")

@@ -1,58 +1,67 @@
-"""The Textual application: wiring between the headless core and the widgets.
+"""The Textual application: the keys, and the routing of messages to the area controllers.
 
-`make_app` is the one factory the CLI and the tests use. The app holds no
-state of its own beyond the `ConsoleSession` it is given; work that touches
-the outside (device tools, files) runs in workers that report back with the
-messages of `tui.screens.messages`.
+`make_app` is the one factory the CLI and the tests use. The App holds the
+`ConsoleSession` it is given, the two invisible widgets that do the process
+work (`DeviceMonitor`, `ServerControl`), and one controller per area
+(`tui.controllers`): every key's action and every message is handed to the
+controller of its area here, in one place. Work that touches the outside
+(device tools, files, the server) runs in workers that report back with
+messages (`tui.screens.messages`, `tui.controllers.messages`); workers never
+touch widgets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from tui.atomic import atomic_write_text
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
-from tui.devices.host import HostSampler, HostSource, disk_probe_path
-from tui.devices.processes import HeldMemory
+from tui.controllers.bench import BenchController
+from tui.controllers.devices import DEVICE_TOOL_TIMEOUT_S, DevicesController
+from tui.controllers.failure_policy import FailurePolicy
+from tui.controllers.messages import (
+    AttachedTreeChanged,
+    ComparisonReady,
+    OwnServerProcessStopped,
+    StageEventArrived,
+    StageFinished,
+)
+from tui.controllers.playground import PlaygroundController
+from tui.controllers.precision import PrecisionController
+from tui.controllers.profile import ProfileController
+from tui.controllers.server import ServerController
+from tui.controllers.stages import StagesController
+from tui.devices.host import HostSource
 from tui.playground import PlaygroundState
-from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
-from tui.screens.bench_actions import BenchActions
-from tui.screens.choice import Choice, ChoiceScreen
-from tui.screens.clipboard import clipboard_sentence
 from tui.screens.commands import ConsoleCommandsProvider
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.demo_stages import DemoStages
-from tui.screens.device_monitor import DeviceMonitor
-from tui.screens.devices_actions import DEVICE_TOOL_TIMEOUT_S, DevicesActions
-from tui.screens.failure_policy import FailurePolicy
 from tui.screens.main import MainScreen
 from tui.screens.messages import (
+    DevicesPolled,
+    DevicesUnavailable,
     HostSampled,
     ProfileLoaded,
     RunDirReady,
+    ServerFactsChanged,
+    ServerLinesArrived,
+    ServerMetricsRead,
+    ServerStatusChanged,
+    TreeStopped,
 )
-from tui.screens.playground_actions import PlaygroundActions
-from tui.screens.server_actions import RunningLaunch, ServerActions
 from tui.screens.server_control import ServerControl
-from tui.screens.stage_actions import StageActions
-from tui.server.launch_plan import launch_plan
 from tui.session import ConsoleSession
-from tui.stages.runner import DeviceQueue, StageRun
-from widgets.console_header import ConsoleHeader, HeaderInfo
 from widgets.devices_view import DevicesView
-from widgets.server_view import ServerView
-from widgets.stages_view import StagesView
+from widgets.playground_view import PlaygroundView
+from widgets.server_log import ServerLog
 
 
-class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, PlaygroundActions, ServerActions,
-                    DevicesActions):
+class NpuConsoleApp(App[None]):
     """npu-console's App. Build it with `make_app`."""
 
     CSS_PATH = "app.tcss"
@@ -79,20 +88,18 @@ class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, Playg
         super().__init__()
         self.session = session
         self._host_interval_s = host_interval_s
-        self._host_sampler = host_sampler or HostSampler()
         self._main_screen = MainScreen()
-        self.devices = DeviceMonitor(session, device_interval_s, device_timeout_s, self._devices_shown)
-        self._pending_release: tuple[HeldMemory, int | None] | None = None  # a stopped holder, HBM before
+        self.failures = FailurePolicy(self)
         self.server = ServerControl(session.http_transport)
-        self._holders: tuple[HeldMemory, ...] = ()  # who holds device memory, as of the last read
-        self._prelaunch_hbm: dict[tuple[int, int | None], int] | None = None
-        self._running_launch: RunningLaunch | None = None  # what the server we launched really runs
-        self._attached_pids: frozenset[int] = frozenset()  # the tree of the server we attached to, when seen
-        self._killed_own: tuple[int, str] | None = None  # a process of our server stopped from the Devices area
-        self.playground = PlaygroundState.from_profile(session.profile) if session.profile else PlaygroundState()
-        self._last_exchange = None
-        self._stage: StageRun | None = None
-        self._stage_queue = DeviceQueue()
+        self.devices_area = DevicesController(self, interval_s=device_interval_s, timeout_s=device_timeout_s,
+                                              host_sampler=host_sampler)
+        self.devices = self.devices_area.monitor
+        self.server_area = ServerController(self)
+        self.profile_area = ProfileController(self)
+        self.playground_area = PlaygroundController(self)
+        self.stages_area = StagesController(self)
+        self.bench_area = BenchController(self)
+        self.precision_area = PrecisionController(self)
 
     # ---- structure -------------------------------------------------------------------------
 
@@ -101,27 +108,39 @@ class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, Playg
         """The main screen (under any modal that is open)."""
         return self._main_screen
 
+    @property
+    def playground(self) -> PlaygroundState:
+        """The Playground's conversation and settings."""
+        return self.playground_area.state
+
     def console_commands(self) -> tuple[ConsoleCommand, ...]:
         """The commands that exist in this console (palette entries and bindings)."""
         return CONSOLE_COMMANDS
 
+    def kept_running(self) -> Collection[str]:
+        """Tree marks of what the operator chose to leave running at quit (the console's end keeps them)."""
+        return self.failures.kept_running()
+
+    def _handle_exception(self, error: Exception) -> None:
+        self.failures.handle(error)
+
     async def on_mount(self) -> None:
         await self.push_screen(self._main_screen)
         await self._main_screen.mount(self.devices, self.server)
-        self._show_profile()
-        self.set_interval(self._host_interval_s, self._read_host)
-        self.set_interval(1.0, self._show_device_age)
-        self.set_interval(1.0, self._tick_uptime)
-        self._read_host()
+        self.profile_area.show_profile()
+        self.set_interval(self._host_interval_s, self.devices_area.read_host)
+        self.set_interval(1.0, self.devices_area.show_age)
+        self.set_interval(1.0, self.server_area.tick_uptime)
+        self.devices_area.read_host()
         self.devices.start()
         if self.session.startup_note:
             self.notify(self.session.startup_note, timeout=8)
         if self.session.profile is None:
-            self.action_switch_profile()
+            self.profile_area.switch_profile()
         else:
-            self._create_run_dir()
+            self.profile_area.create_run_dir()
 
-    # ---- actions ---------------------------------------------------------------------------
+    # ---- actions (the keys and the palette) --------------------------------------------------
 
     def action_show_area(self, area_id: str) -> None:
         self.main.show_area(area_id)
@@ -131,22 +150,12 @@ class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, Playg
     def action_toggle_zoom(self) -> None:
         self.main.toggle_zoom()
 
-    def action_copy_launch(self) -> None:
-        profile = self.session.profile
-        if profile is None:
-            self.notify("Pick a profile first (p).", severity="warning")
-            return
-        script = launch_plan(profile, self.session.variant, self.session.env).shell_script()
-        self.copy_to_clipboard(script)
-        self.notify(clipboard_sentence("the launch script", self.session.env,
-                                       "It is also shown in the Server area and saved as launch.sh at each launch."),
-                    title="Launch command")
-
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Save the screen as SVG in this session's run folder (a server has no ~/Downloads)."""
-        self._save_screenshot(self.export_screenshot(), filename, path)
+        svg = self.export_screenshot()
+        self.run_worker(self._save_screenshot(svg, filename, path), name="_save_screenshot", group="screenshot",
+                        exclusive=True)
 
-    @work(exclusive=True, group="screenshot")
     async def _save_screenshot(self, svg: str, filename: str | None, path: str | None) -> None:
         try:
             run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
@@ -158,133 +167,150 @@ class NpuConsoleApp(FailurePolicy, BenchActions, DemoStages, StageActions, Playg
             return
         self.notify(str(target), title="Screenshot saved")
 
-    @work(exclusive=True, group="profiles")
-    async def action_switch_profile(self) -> None:
-        if self.server.status.ours_running and not await self.push_screen_wait(ConfirmScreen(
-            "Switch profile while serving",
-            f"The server of {self._running_label()} is running. Another profile does not stop it: its stages "
-            "and results would still be about this server. Switch anyway?",
-            "Switch profile",
-        )):
-            return
-        entries = await asyncio.to_thread(discover_profiles)
-        current = self.session.profile.path if self.session.profile else None
-        choices = [
-            Choice(
-                key=str(entry.path),
-                label=entry.name,
-                detail=f"{entry.origin} · {entry.path}",
-                problem=str(entry.error) if entry.error else None,
-            )
-            for entry in entries
-        ]
-        if not choices:
-            self.notify("No profiles found. Write one under ./profiles or ~/.config/npu-console/profiles.",
-                        severity="error")
-            return
-        picked = await self.push_screen_wait(
-            ChoiceScreen("Switch profile", choices, hint="Enter picks, Esc keeps the current one.",
-                         current=str(current) if current else None)
-        )
-        if picked is None:
-            return
-        try:
-            profile = await asyncio.to_thread(load_profile, picked)
-        except ProfileError as error:
-            self.notify(str(error), title="Profile not loaded", severity="error", timeout=12)
-            return
-        self.post_message(ProfileLoaded(profile))
+    def action_switch_profile(self) -> None:
+        self.profile_area.switch_profile()
 
-    @work(exclusive=True, group="variants")
-    async def action_switch_variant(self) -> None:
-        profile = self.session.profile
-        if profile is None or not profile.variants:
-            self.notify("This profile has no variants.", severity="warning")
-            return
-        choices = [Choice(name, name, variant.description) for name, variant in profile.variants.items()]
-        picked = await self.push_screen_wait(
-            ChoiceScreen("Switch variant", choices, current=self.session.variant)
-        )
-        if picked is not None:
-            self.session.variant = picked
-            self._show_profile()
-            running = self._running_launch
-            if self.server.status.ours_running and running is not None and running.variant != picked:
-                self.notify(f"Selected {picked}; the server still runs {running.variant}. Results stay labelled "
-                            f"{running.variant} until you relaunch (R).", title="Variant selected", timeout=8)
+    def action_switch_variant(self) -> None:
+        self.profile_area.switch_variant()
 
-    # ---- workers ---------------------------------------------------------------------------
+    def action_refresh_devices(self) -> None:
+        self.devices_area.refresh()
 
-    @work(exclusive=True, group="host")
-    async def _read_host(self) -> None:
-        snapshot = await asyncio.to_thread(self._host_sampler.sample)
-        self.post_message(HostSampled(snapshot))
+    def action_copy_launch(self) -> None:
+        self.server_area.copy_launch()
 
-    @work(thread=True, exclusive=True, group="run-dir")
-    def _create_run_dir(self) -> None:
-        try:
-            path = self.session.ensure_run_dir()
-        except OSError as error:
-            self.post_message(RunDirReady(None, f"Could not create the run directory under "
-                                                f"{self.session.runs_root}: {error.strerror}. "
-                                                "Use --runs-dir to put it somewhere writable."))
-            return
-        self.post_message(RunDirReady(path))
+    def action_launch_server(self) -> None:
+        self.server_area.launch()
 
-    # ---- messages --------------------------------------------------------------------------
+    def action_stop_server(self) -> None:
+        self.server_area.stop()
 
-    # A worker's message can arrive while the app shuts down and the views are gone: the
-    # handlers iterate over `query` (empty then) rather than `query_one` (which would raise).
+    def action_restart_server(self) -> None:
+        self.server_area.restart()
 
-    def on_host_sampled(self, message: HostSampled) -> None:
-        for view in self.main.query(DevicesView):
-            view.show_host(message.snapshot)
+    def action_attach_server(self) -> None:
+        self.server_area.attach()
 
-    def on_run_dir_ready(self, message: RunDirReady) -> None:
-        for view in self.main.query(StagesView):
-            view.show_run_dir(message.path, message.error)
+    async def action_quit(self) -> None:
+        await self.stages_area.stop_for_quit()  # nothing outlives us; the server's own question comes next
+        self.server_area.quit()
+
+    def action_run_dequant(self) -> None:
+        self.stages_area.run_dequant()
+
+    def action_run_download(self) -> None:
+        self.stages_area.run_download()
+
+    def action_run_accuracy(self) -> None:
+        self.stages_area.run_accuracy()
+
+    def action_run_evidence(self) -> None:
+        self.stages_area.run_evidence()
+
+    def action_write_report(self) -> None:
+        self.stages_area.write_report()
+
+    def action_cancel_stage(self) -> None:
+        self.stages_area.cancel()
+
+    def action_show_runs(self) -> None:
+        self.stages_area.show_runs()
+
+    def action_run_precision(self) -> None:
+        self.precision_area.run()
+
+    def action_run_benchmark(self) -> None:
+        self.bench_area.run()
+
+    # ---- routing: each message to the controller of its area -----------------------------------
 
     def on_profile_loaded(self, message: ProfileLoaded) -> None:
-        self.session.use_profile(message.profile)
-        self.playground = PlaygroundState.from_profile(message.profile)
-        self._show_profile()
-        self._create_run_dir()
-        self.notify(f"Using profile {message.profile.name}.")
+        self.profile_area.on_profile_loaded(message)
 
-    # ---- drawing ---------------------------------------------------------------------------
+    def on_run_dir_ready(self, message: RunDirReady) -> None:
+        self.profile_area.on_run_dir_ready(message)
 
-    def _show_header(self) -> None:
-        profile = self.session.profile
-        status = self.server.status
-        running = self._running_launch if status.ours_running else None
-        self.main.query_one(ConsoleHeader).show(
-            HeaderInfo(
-                profile=profile.name if profile else None,
-                variant=self.session.variant,
-                server_state=status.state,
-                url=status.url or (profile.base_url if profile else None),
-                simulated=self.session.simulated,
-                running_profile=running.profile if running else None,
-                running_variant=running.variant if running else None,
-            )
-        )
+    def on_host_sampled(self, message: HostSampled) -> None:
+        self.devices_area.on_host_sampled(message)
 
-    def _show_profile(self) -> None:
-        profile: Profile | None = self.session.profile
-        main = self.main
-        self._show_header()
-        if profile is None:
-            return
-        try:
-            plan = launch_plan(profile, self.session.variant, self.session.env)
-        except ProfileError as error:
-            main.query_one(ServerView).show_error(str(error))
-        else:
-            main.query_one(ServerView).show_plan(profile, plan)
-            if isinstance(self._host_sampler, HostSampler):
-                self._host_sampler.disk_path = disk_probe_path(plan.model, self.session.env)
-        self._show_playground_settings()
-        main.query_one(StagesView).show_profile(profile)
+    def on_devices_polled(self, message: DevicesPolled) -> None:
+        self.server_area.on_devices_polled(message)  # the holders for preflight, the HBM check after a stop
+        self.devices_area.on_devices_polled(message)
+
+    def on_devices_unavailable(self, message: DevicesUnavailable) -> None:
+        self.devices_area.on_devices_unavailable(message)
+
+    def on_tree_stopped(self, message: TreeStopped) -> None:
+        self.devices_area.on_tree_stopped(message)
+
+    def on_attached_tree_changed(self, message: AttachedTreeChanged) -> None:
+        self.devices_area.on_attached_tree_changed(message)
+
+    def on_devices_view_kill_requested(self, message: DevicesView.KillRequested) -> None:
+        self.devices_area.stop_holder(message.row)
+
+    def on_devices_view_detail_requested(self, message: DevicesView.DetailRequested) -> None:
+        self.devices_area.show_chip_detail(message.npu)
+
+    def on_own_server_process_stopped(self, message: OwnServerProcessStopped) -> None:
+        self.server_area.on_own_server_process_stopped(message)
+
+    def on_server_status_changed(self, message: ServerStatusChanged) -> None:
+        self.server_area.on_server_status_changed(message)
+
+    def on_server_lines_arrived(self, message: ServerLinesArrived) -> None:
+        self.server_area.on_server_lines_arrived(message)
+
+    def on_server_facts_changed(self, message: ServerFactsChanged) -> None:
+        self.server_area.on_server_facts_changed(message)
+
+    def on_server_metrics_read(self, message: ServerMetricsRead) -> None:
+        self.server_area.on_server_metrics_read(message)
+
+    def on_server_log_filter_changed(self, message: ServerLog.FilterChanged) -> None:
+        self.server_area.on_server_log_filter_changed(message)
+
+    def on_server_log_search_requested(self, message: ServerLog.SearchRequested) -> None:
+        self.server_area.on_server_log_search_requested(message)
+
+    def on_stage_event_arrived(self, message: StageEventArrived) -> None:
+        self.stages_area.on_stage_event_arrived(message)
+
+    def on_stage_finished(self, message: StageFinished) -> None:
+        self.stages_area.on_stage_finished(message)
+
+    def on_comparison_ready(self, message: ComparisonReady) -> None:
+        self.stages_area.on_comparison_ready(message)
+
+    def on_playground_view_send_prompt(self, message: PlaygroundView.SendPrompt) -> None:
+        self.playground_area.send(message.text)
+
+    def on_playground_view_cancel_reply(self, message: PlaygroundView.CancelReply) -> None:
+        self.playground_area.cancel()
+
+    async def on_playground_view_toggle_mode(self, message: PlaygroundView.ToggleMode) -> None:
+        await self.playground_area.toggle_mode()
+
+    async def on_playground_view_new_conversation(self, message: PlaygroundView.NewConversation) -> None:
+        await self.playground_area.new_conversation()
+
+    def on_playground_view_edit_options(self, message: PlaygroundView.EditOptions) -> None:
+        self.playground_area.edit_options()
+
+    def on_playground_view_pick_preset(self, message: PlaygroundView.PickPreset) -> None:
+        self.playground_area.pick_preset()
+
+    def on_playground_view_reopen_history(self, message: PlaygroundView.ReopenHistory) -> None:
+        self.playground_area.reopen_history()
+
+    async def on_playground_view_edit_last(self, message: PlaygroundView.EditLast) -> None:
+        await self.playground_area.edit_last()
+
+    def on_playground_view_copy_reply(self, message: PlaygroundView.CopyReply) -> None:
+        self.playground_area.copy_reply()
+
+    def on_playground_view_copy_curl(self, message: PlaygroundView.CopyCurl) -> None:
+        self.playground_area.copy_curl()
 
 
 def make_app(
@@ -298,5 +324,3 @@ def make_app(
     """Build the console for `session` (the CLI and the tests both come through here)."""
     return NpuConsoleApp(session, host_interval_s=host_interval_s, host_sampler=host_sampler,
                          device_interval_s=device_interval_s, device_timeout_s=device_timeout_s)
-
-

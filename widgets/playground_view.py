@@ -39,13 +39,39 @@ class PlaygroundView(AreaView):
         Binding("ctrl+l", "copy_curl", "Copy curl", show=False),
     ]
 
-    class Ask(Message):
-        """The operator wants `action` done (send, cancel, toggle_mode, …), with the prompt text for send."""
+    class SendPrompt(Message):
+        """The operator sent `text` (Enter in the box)."""
 
-        def __init__(self, action: str, text: str = "") -> None:
+        def __init__(self, text: str) -> None:
             super().__init__()
-            self.action = action
             self.text = text
+
+    class CancelReply(Message):
+        """Esc while a reply streams: stop it, keep what has arrived."""
+
+    class ToggleMode(Message):
+        """Switch between chat and completion (a new conversation starts)."""
+
+    class NewConversation(Message):
+        """Start a new conversation."""
+
+    class EditOptions(Message):
+        """Open the options form (model, system prompt, sampling)."""
+
+    class PickPreset(Message):
+        """Pick one of the profile's prompt presets."""
+
+    class ReopenHistory(Message):
+        """Reopen a saved conversation."""
+
+    class EditLast(Message):
+        """Take the last exchange back into the box."""
+
+    class CopyReply(Message):
+        """Copy the last reply."""
+
+    class CopyCurl(Message):
+        """Copy the last request as a curl command."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -114,37 +140,37 @@ class PlaygroundView(AreaView):
         text = event.value
         if text.strip():
             event.input.value = ""
-            self.post_message(self.Ask("send", text))
+            self.post_message(self.SendPrompt(text))
 
     def action_cancel_or_leave(self) -> None:
         if self.streaming:
-            self.post_message(self.Ask("cancel"))
+            self.post_message(self.CancelReply())
         else:
             self.transcript.focus()  # give the single-letter keys back to the console
 
     def action_toggle_mode(self) -> None:
-        self.post_message(self.Ask("toggle_mode"))
+        self.post_message(self.ToggleMode())
 
     def action_new_conversation(self) -> None:
-        self.post_message(self.Ask("new"))
+        self.post_message(self.NewConversation())
 
     def action_options(self) -> None:
-        self.post_message(self.Ask("options"))
+        self.post_message(self.EditOptions())
 
     def action_presets(self) -> None:
-        self.post_message(self.Ask("presets"))
+        self.post_message(self.PickPreset())
 
     def action_history(self) -> None:
-        self.post_message(self.Ask("history"))
+        self.post_message(self.ReopenHistory())
 
     def action_edit_last(self) -> None:
-        self.post_message(self.Ask("edit_last"))
+        self.post_message(self.EditLast())
 
     def action_copy_reply(self) -> None:
-        self.post_message(self.Ask("copy_reply"))
+        self.post_message(self.CopyReply())
 
     def action_copy_curl(self) -> None:
-        self.post_message(self.Ask("copy_curl"))
+        self.post_message(self.CopyCurl())
 
     def set_prompt(self, text: str) -> None:
         box = self.query_one("#prompt", Input)

@@ -65,7 +65,7 @@ async def measure(tokens: int, rate: float) -> None:
             latencies: list[float] = []
             async with app.run_test(size=(160, 45)) as pilot:
                 await pilot.press("3")
-                app.post_message(PlaygroundView.Ask("send", "Tell me everything."))
+                app.post_message(PlaygroundView.SendPrompt("Tell me everything."))
                 deadline = time.monotonic() + 30
                 while not app.main.query(ChatTurn) or not app.main.query(ChatTurn).first().answer_text:
                     if time.monotonic() > deadline:

@@ -15,7 +15,7 @@ import pytest
 import tui
 
 UI_MODULES = {"tui.app", "tui.cli", "tui.__main__"}
-UI_PACKAGES = ("tui.screens",)
+UI_PACKAGES = ("tui.screens", "tui.controllers")
 
 
 def core_modules() -> list[str]:

@@ -75,9 +75,10 @@ async def test_x_cancels_a_running_stage_and_its_process_group(tmp_path: Path) -
     app = make_app(session, host_sampler=FixedHost())
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("D")
-        await wait_until(pilot, lambda: app._stage is not None and app._stage.pid is not None, timeout=20,
+        stages = app.stages_area
+        await wait_until(pilot, lambda: stages.running is not None and stages.running.pid is not None, timeout=20,
                          what="the download running")
-        pid = app._stage.pid  # type: ignore[union-attr]
+        pid = app.stages_area.running.pid  # type: ignore[union-attr]
         await pilot.press("x")
         await wait_until(pilot, lambda: "download: cancelled" in str(
             app.main.query_one("#stage-status").content), timeout=20, what="the cancel")  # type: ignore[attr-defined]

@@ -217,7 +217,7 @@ async def test_a_server_left_running_is_offered_by_attach_and_shown_as_attached(
             await pilot.press("enter")  # fills the fields, focus on Attach
             await pilot.press("enter")
             await wait_until(pilot, lambda: second.server.status.state == "attached", what="attached")
-            assert pid in second._attached_pids
+            assert pid in second.server_area.attached_pids
             await pilot.press("1")
             processes = second.main.query_one("#processes", DataTable)
             await wait_until(pilot, lambda: processes.row_count > 0, what="the holders")

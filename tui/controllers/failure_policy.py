@@ -1,6 +1,6 @@
 """The console's error policy: a failure is one sentence on screen, its detail in the run's log.
 
-A mixin of `NpuConsoleApp` that replaces Textual's default, which ends the app
+`NpuConsoleApp._handle_exception` hands every failure to it. It replaces Textual's default, which ends the app
 and prints a traceback with every local variable (the environment, and with it
 `HF_TOKEN` and API keys) on any unhandled exception:
 
@@ -25,17 +25,14 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import App
 from textual.worker import NoActiveWorker, Worker, WorkerFailed, get_current_worker
 
 from tui.failures import ConsoleLog, failure_sentence
 from tui.proc_tree import stop_tree, tree_mark
 from tui.server.launcher import SERVER_ESCALATION, ServerProcess
-from tui.session import ConsoleSession
 
 if TYPE_CHECKING:
-    from tui.screens.server_control import ServerControl
-    from tui.stages.runner import StageRun
+    from tui.app import NpuConsoleApp
 
 _DOING = {
     "server-launch": "The launch",
@@ -64,12 +61,11 @@ _DOING = {
 }
 
 
-class FailurePolicy(App[None]):
-    """`_handle_exception` as the console wants it; the app provides `session`, `server` and `_stage`."""
+class FailurePolicy:
+    """What the console does with a failure; `handle` is the app's `_handle_exception`."""
 
-    session: ConsoleSession
-    server: ServerControl
-    _stage: StageRun | None
+    def __init__(self, app: NpuConsoleApp) -> None:
+        self.app = app
 
     def kept_running(self) -> Collection[str]:
         """Tree marks of what the operator chose to leave running at quit (the console's end keeps them)."""
@@ -79,10 +75,10 @@ class FailurePolicy(App[None]):
         return ()
 
     def _launched(self) -> ServerProcess | None:
-        control = getattr(self, "server", None)  # a failure can come before the app has set everything up
+        control = getattr(self.app, "server", None)  # a failure can come before the app has set everything up
         return control.server if control is not None else None
 
-    def _handle_exception(self, error: Exception) -> None:
+    def handle(self, error: Exception) -> None:
         if isinstance(error, WorkerFailed):
             self._worker_failed(error.error, _current_worker())
         else:
@@ -93,8 +89,8 @@ class FailurePolicy(App[None]):
         doing = _DOING.get(group) or (f"The task {worker.name}" if worker is not None and worker.name else None)
         sentence = failure_sentence(error, doing)
         where = self._log_failure(sentence, error)
-        self.notify(sentence + (f" Details in {where}." if where else ""), title="Failed", severity="error",
-                    timeout=15, markup=False)  # an error's brackets are text, not markup
+        self.app.notify(sentence + (f" Details in {where}." if where else ""), title="Failed", severity="error",
+                        timeout=15, markup=False)  # an error's brackets are text, not markup
         self._keep_for_tests(error)
 
     def _fatal(self, error: BaseException) -> None:
@@ -103,16 +99,16 @@ class FailurePolicy(App[None]):
         self._stop_what_we_started()
         self._keep_for_tests(error)
         said = f"npu-console: {sentence} It stopped what it had started." + (f" Details in {where}." if where else "")
-        self.exit(return_code=1, message=Text(said))  # Text: brackets in an error message are not markup
+        self.app.exit(return_code=1, message=Text(said))  # Text: brackets in an error message are not markup
 
     def _log_failure(self, sentence: str, error: BaseException) -> str | None:
-        session = getattr(self, "session", None)
+        session = getattr(self.app, "session", None)
         path = ConsoleLog().record(session.run_dir if session is not None else None, sentence, error)
         return str(path) if path is not None else None
 
     def _keep_for_tests(self, error: BaseException) -> None:
-        if self.is_headless and self._exception is None and isinstance(error, Exception):
-            self._exception = error  # Textual's test harness re-raises it when the test's app closes
+        if self.app.is_headless and self.app._exception is None and isinstance(error, Exception):
+            self.app._exception = error  # Textual's test harness re-raises it when the test's app closes
 
     def _stop_what_we_started(self) -> None:
         """Start stopping our server (unless left running on purpose) and the stage; the CLI's sweep follows."""
@@ -123,7 +119,8 @@ class FailurePolicy(App[None]):
                 kwargs={"with_group": True, "mark": tree_mark(launched.log_path)},
                 name="fatal-stop-server", daemon=True,
             ).start()
-        stage = getattr(self, "_stage", None)  # a failure can come before the app has set everything up
+        stages = getattr(self.app, "stages_area", None)  # a failure can come before the app has set everything up
+        stage = stages.running if stages is not None else None
         if stage is not None:
             try:
                 asyncio.get_running_loop().create_task(stage.cancel(), name="fatal-stop-stage")

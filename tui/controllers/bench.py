@@ -1,9 +1,8 @@
-"""The benchmark on the app: pick a mode, run it against the server, compare two results or two variants.
+"""The benchmark: pick a mode, run it against the server, compare two results or two variants.
 
-A mixin of `NpuConsoleApp`, first in its bases. The benchmark itself is the
-stage `python -m tui.stages.bench` (run by `StageActions._stage_now` under the
-console's own Python: it needs aiohttp, not the serving environment's torch);
-this file decides what to ask and in what order. Comparing variants (eager
+The benchmark itself is the stage `python -m tui.stages.bench` (run by
+`StagesController.stage_now` under the console's own Python: it needs aiohttp,
+not the serving environment's torch); this file decides what to ask and in what order. Comparing variants (eager
 against graph) launches each in turn through the usual preflight, so the
 operator sees and confirms every launch, benchmarks it, stops it, and shows the
 two results side by side; the comparison is saved in the run directory.
@@ -16,19 +15,15 @@ import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from textual import work
-from textual.app import App
+from typing import Any
 
 from tui.atomic import atomic_write_json
+from tui.controllers.base import Controller
+from tui.controllers.messages import ComparisonReady
 from tui.profiles import Profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.main import MainScreen
-from tui.screens.server_control import ServerControl
 from tui.server.model_location import locate_model
-from tui.session import ConsoleSession
 from tui.stages.bench.compare import compare_results
 from tui.stages.runner import StageOutcome, list_stage_runs
 from tui.stages.stage_args import BENCH_MODES, BenchMode, bench_args
@@ -36,38 +31,18 @@ from tui.stages.stage_args import BENCH_MODES, BenchMode, bench_args
 READY_TIMEOUT_S = 30 * 60.0  # a large model's start can take many minutes; the operator can stop it (s)
 
 
-class BenchActions(App[None]):
-    """Benchmark reactions; the app provides the server, the stage runner and the Stages area."""
-
-    session: ConsoleSession
-    server: ServerControl
-
-    if TYPE_CHECKING:  # provided by the other mixins; declared here for the type checker only
-        @property
-        def main(self) -> MainScreen: ...
-
-        def _show_profile(self) -> None: ...
-
-        async def _stage_now(self, name: str, args: list[str], title: str,
-                             python: str | None = None) -> StageOutcome: ...
-
-        async def _preflight_and_launch(self, profile: Profile, variant: str | None) -> str | None: ...
-
-        async def _stop_and_check(self, *, quitting: bool = False) -> None: ...
-
-        def running_variant(self) -> str | None: ...
-
-        def _running_label(self) -> str: ...
-
-        def _show_comparison(self, comparison: Mapping[str, Any], folder: Path | None) -> None: ...
+class BenchController(Controller):
+    """Asks for a benchmark and runs it through the Stages area; launches variants through the Server area."""
 
     # ---- actions ---------------------------------------------------------------------------
 
-    @work(group="stage-pick", exclusive=True)
-    async def action_run_benchmark(self) -> None:
+    def run(self) -> None:
+        self.worker(self._run, group="stage-pick", exclusive=True)
+
+    async def _run(self) -> None:
         profile = self.session.profile
         if profile is None:
-            self.notify("Pick a profile first (p).", severity="warning")
+            self.app.notify("Pick a profile first (p).", severity="warning")
             return
         settings = profile.stages.bench
         server_problem = None if self._server_url() else "no server is ready: launch one (l) or attach (a)"
@@ -88,13 +63,13 @@ class BenchActions(App[None]):
                    problem=None if len(profile.variants) >= 2 else "this profile has fewer than two variants"),
             Choice("results", "Compare two results", "two benchmark results of this session side by side"),
         ]
-        picked = await self.push_screen_wait(ChoiceScreen("Run benchmark", choices))
+        picked = await self.app.push_screen_wait(ChoiceScreen("Run benchmark", choices))
         if picked is None:
             return
         if picked in BENCH_MODES:
-            outcome = await self._bench(profile, picked, self.running_variant())
+            outcome = await self._bench(profile, picked, self.app.server_area.running_variant())
             if outcome is not None and not outcome.ok and outcome.result is None:
-                self.notify(outcome.error or "the benchmark failed", severity="error", timeout=10)
+                self.app.notify(outcome.error or "the benchmark failed", severity="error", timeout=10)
         elif picked == "variants":
             await self._compare_variants(profile)
         else:
@@ -104,31 +79,31 @@ class BenchActions(App[None]):
 
     def _server_url(self) -> str | None:
         """The URL of a server that can take requests now (ours when ready, or an attached one), else None."""
-        return self.server.status.serving_url
+        return self.app.server.status.serving_url
 
     async def _bench(self, profile: Profile, mode: BenchMode, label: str | None) -> StageOutcome | None:
         url = self._server_url()
         if url is None:
-            self.notify("No server is ready: launch one (l) or attach to one (a) first.", severity="warning")
+            self.app.notify("No server is ready: launch one (l) or attach to one (a) first.", severity="warning")
             return None
         location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
         args = await asyncio.to_thread(  # it looks for tokenizer files: off the UI's loop
             bench_args, profile.stages.bench, mode, url, model=profile.server.served_model_name,
-            label=label if self.server.status.state != "attached" else "attached",  # what runs, not what is selected
+            # the label is what runs, not what is selected
+            label=label if self.app.server.status.state != "attached" else "attached",
             tokenizer=location.path, api_key_env=profile.server.api_key_env)
         self.main.show_area("stages")
-        return await self._stage_now("bench", args, f"Benchmark ({mode}) {url}", python=sys.executable)
+        return await self.app.stages_area.stage_now("bench", args, f"Benchmark ({mode}) {url}", python=sys.executable)
 
     async def _launch_and_wait(self, profile: Profile, variant: str) -> str | None:
         """Launch `variant` through preflight and wait until it is ready; None, or why it is not."""
-        self.session.variant = variant
-        self._show_profile()
-        if self.server.status.ours_running:
-            await self._stop_and_check()
-        problem = await self._preflight_and_launch(profile, variant)
+        self.app.profile_area.select_variant(variant)
+        if self.app.server.status.ours_running:
+            await self.app.server_area.stop_and_check()
+        problem = await self.app.server_area.preflight_and_launch(profile, variant)
         if problem is not None:
             return problem
-        status = await self.server.wait_settled(READY_TIMEOUT_S)  # an event: ready once the API answers
+        status = await self.app.server.wait_settled(READY_TIMEOUT_S)  # an event: ready once the API answers
         if status.state == "ready":
             return None
         if status.state in ("failed", "stopped", "not started"):
@@ -138,19 +113,20 @@ class BenchActions(App[None]):
     async def _compare_variants(self, profile: Profile) -> None:
         names = list(profile.variants)
         choices = [Choice(name, name, variant.description) for name, variant in profile.variants.items()]
-        first = await self.push_screen_wait(ChoiceScreen("Compare variants: the first (A)", choices,
+        first = await self.app.push_screen_wait(ChoiceScreen("Compare variants: the first (A)", choices,
                                                          current=self.session.variant))
         if first is None:
             return
-        second = await self.push_screen_wait(ChoiceScreen(
+        second = await self.app.push_screen_wait(ChoiceScreen(
             f"Compare variants: {first} against (B)", [c for c in choices if c.key != first],
             current=next((n for n in names if n != first), None)))
         if second is None:
             return
-        if self.server.status.ours_running and not await self.push_screen_wait(ConfirmScreen(
+        if self.app.server.status.ours_running and not await self.app.push_screen_wait(ConfirmScreen(
             "Compare two variants",
             f"The comparison launches {first}, then {second}, each on its own. The server running now "
-            f"({self._running_label()}, pid {self.server.status.pid}) is stopped first. Stop it and compare?",
+            f"({self.app.server_area.running_label()}, pid {self.app.server.status.pid}) is stopped first. "
+            "Stop it and compare?",
             "Stop it and compare",
         )):
             return
@@ -159,18 +135,18 @@ class BenchActions(App[None]):
         for variant in (first, second):
             problem = await self._launch_and_wait(profile, variant)
             if problem is not None:
-                self.notify(f"Variant {variant}: {problem}. The comparison stopped.", severity="error", timeout=10)
+                self.app.notify(f"Variant {variant}: {problem}. The comparison stopped.", severity="error", timeout=10)
                 return
             outcome = await self._bench(profile, "serve", variant)
             if outcome is None or outcome.result is None or not outcome.ok:
                 error = outcome.error if outcome is not None else "no server"
-                self.notify(f"The benchmark of {variant} failed: {error}. The comparison stopped.",
-                            severity="error", timeout=10)
+                self.app.notify(f"The benchmark of {variant} failed: {error}. The comparison stopped.",
+                                severity="error", timeout=10)
                 return
             results[variant] = outcome.result
             folder = outcome.run_folder
-        if self.server.status.ours_running:
-            await self._stop_and_check()
+        if self.app.server.status.ours_running:
+            await self.app.server_area.stop_and_check()
         comparison = compare_results(results[first], results[second], first, second)
         saved = await self._save_comparison(comparison, f"compare-{first}-vs-{second}.json")
         self._show_comparison(comparison, saved or folder)
@@ -180,8 +156,8 @@ class BenchActions(App[None]):
         runs = [run for run in await asyncio.to_thread(list_stage_runs, run_dir)
                 if run.name == "bench" and run.result and run.result.get("mode")]
         if len(runs) < 2:
-            self.notify("Comparing needs two benchmark results in this session; run the benchmark twice "
-                        "(b), for example once per variant.", severity="warning", timeout=8)
+            self.app.notify("Comparing needs two benchmark results in this session; run the benchmark twice "
+                            "(b), for example once per variant.", severity="warning", timeout=8)
             return
 
         def label(index: int) -> str:
@@ -189,10 +165,10 @@ class BenchActions(App[None]):
             return f"{result.get('mode')} · {result.get('label') or 'no label'} · {runs[index].folder.name}"
 
         choices = [Choice(str(i), label(i), runs[i].summary) for i in range(len(runs))]
-        first = await self.push_screen_wait(ChoiceScreen("Compare results: the first (A)", choices))
+        first = await self.app.push_screen_wait(ChoiceScreen("Compare results: the first (A)", choices))
         if first is None:
             return
-        second = await self.push_screen_wait(ChoiceScreen("Compare results: against (B)",
+        second = await self.app.push_screen_wait(ChoiceScreen("Compare results: against (B)",
                                                           [c for c in choices if c.key != first]))
         if second is None:
             return
@@ -212,6 +188,14 @@ class BenchActions(App[None]):
         try:
             await asyncio.to_thread(atomic_write_json, path, dict(comparison))
         except OSError as error:
-            self.notify(f"Could not save the comparison to {path}: {error.strerror or error}", severity="error")
+            self.app.notify(f"Could not save the comparison to {path}: {error.strerror or error}", severity="error")
             return None
         return path
+
+    def _show_comparison(self, comparison: Mapping[str, Any], folder: Path | None) -> None:
+        """Two benchmark results side by side in the Stages area (B against A, deltas in percent).
+
+        Posted, not drawn directly: the last benchmark's own `StageFinished` is
+        still in the queue, and the comparison must be drawn after it, not under it.
+        """
+        self.app.post_message(ComparisonReady(comparison, folder))

@@ -1,6 +1,6 @@
-"""The Playground area's behaviour on the app: send, stream, cancel, options, presets, history.
+"""The Playground area: send, stream, cancel, options, presets, history.
 
-A mixin of `NpuConsoleApp`. A reply streams in a worker; the deltas are
+A reply streams in a worker; the deltas are
 gathered and drawn at most ~30 times a second (not once per token), the view
 follows the bottom only when the reader is there, Esc cancels and keeps what
 had arrived, and every request and reply goes to the run's `chat.jsonl` as it
@@ -15,25 +15,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
-from textual.app import App
 
 from tui.api.client import ApiClient
 from tui.api.curl import as_curl
 from tui.api.errors import ApiError
 from tui.api.reply import Reply
 from tui.chat_journal import ChatJournal, journals_under, read_conversations
+from tui.controllers.base import Controller
 from tui.failures import os_error_reason
 from tui.playground import PlaygroundState
 from tui.runs import safe_name
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.clipboard import clipboard_sentence
-from tui.screens.main import MainScreen
 from tui.screens.options import Options, OptionsScreen
-from tui.screens.server_control import ServerControl
-from tui.session import ConsoleSession
 from widgets.chat_turn import ChatTurn
 from widgets.playground_view import PlaygroundView
+
+if TYPE_CHECKING:
+    from tui.app import NpuConsoleApp
 
 REPAINT_EVERY_S = 1 / 25  # at most 25 redraws a second while tokens stream (the issue allows ~30)
 
@@ -55,27 +54,29 @@ def reply_stats(reply: Reply) -> str:
     return " · ".join(parts)
 
 
-class PlaygroundActions(App[None]):
-    """Playground reactions; the app provides `session`, `server`, `playground` and `main`."""
+class PlaygroundController(Controller):
+    """Owns the conversation (`state`) and the last exchange (for the copy keys)."""
 
-    session: ConsoleSession
-    server: ServerControl
-    playground: PlaygroundState
-    _last_exchange: tuple[str, Reply | None, Any] | None  # prompt, reply, the HttpRequest
+    def __init__(self, app: NpuConsoleApp) -> None:
+        super().__init__(app)
+        profile = app.session.profile
+        self.state = PlaygroundState.from_profile(profile) if profile else PlaygroundState()
+        self._last_exchange: tuple[str, Reply | None, Any] | None = None  # prompt, reply, the HttpRequest
 
-    if TYPE_CHECKING:  # provided by the app; declared here for the type checker only
-        @property
-        def main(self) -> MainScreen: ...
+    def use_profile(self) -> None:
+        """A new profile: a new conversation with its settings."""
+        profile = self.session.profile
+        self.state = PlaygroundState.from_profile(profile) if profile else PlaygroundState()
 
     def _playground_view(self) -> PlaygroundView | None:
         views = self.main.query(PlaygroundView)
         return views.first() if views else None
 
-    def _show_playground_settings(self) -> None:
+    def show_settings(self) -> None:
         view = self._playground_view()
         if view is None:
             return
-        state = self.playground
+        state = self.state
         line = Text(no_wrap=False)
         line.append(state.mode, style="bold")
         line.append(f" · {self._api_root()}/v1", style="underline")
@@ -94,7 +95,7 @@ class PlaygroundActions(App[None]):
 
     def _api_root(self) -> str:
         profile = self.session.profile
-        return self.server.status.url or (profile.base_url if profile else "http://127.0.0.1:8000")
+        return self.app.server.status.url or (profile.base_url if profile else "http://127.0.0.1:8000")
 
     def _client(self) -> ApiClient:
         profile = self.session.profile
@@ -103,41 +104,59 @@ class PlaygroundActions(App[None]):
 
     # ---- what the view asks for --------------------------------------------------------------
 
-    async def on_playground_view_ask(self, message: PlaygroundView.Ask) -> None:
-        action = message.action
-        if action == "send":
-            self._stream_reply(message.text)
-        elif action == "cancel":
-            for worker in self.workers:
-                if worker.group == "playground-reply":
-                    worker.cancel()
-        elif action == "toggle_mode":
-            self.playground.toggle_mode()
-            await self._clear_transcript()
-            self.notify(f"Playground in {self.playground.mode} mode; a new conversation starts.")
-        elif action == "new":
-            self.playground.new_conversation()
-            await self._clear_transcript()
-        elif action == "options":
-            self._edit_options()
-        elif action == "presets":
-            self._pick_preset()
-        elif action == "history":
-            self._reopen_history()
-        elif action == "edit_last":
-            await self._edit_last()
-        elif action in ("copy_reply", "copy_curl"):
-            self._copy(action)
-        self._show_playground_settings()
+    def send(self, prompt: str) -> None:
+        self.worker(self._stream_reply, prompt, group="playground-reply", exclusive=True)
+        self.show_settings()
+
+    def cancel(self) -> None:
+        for worker in self.app.workers:
+            if worker.group == "playground-reply":
+                worker.cancel()
+        self.show_settings()
+
+    async def toggle_mode(self) -> None:
+        self.state.toggle_mode()
+        await self._clear_transcript()
+        self.app.notify(f"Playground in {self.state.mode} mode; a new conversation starts.")
+        self.show_settings()
+
+    async def new_conversation(self) -> None:
+        self.state.new_conversation()
+        await self._clear_transcript()
+        self.show_settings()
+
+    def edit_options(self) -> None:
+        self.worker(self._edit_options, group="playground-dialog", exclusive=True)
+        self.show_settings()
+
+    def pick_preset(self) -> None:
+        self.worker(self._pick_preset, group="playground-dialog", exclusive=True)
+        self.show_settings()
+
+    def reopen_history(self) -> None:
+        self.worker(self._reopen_history, group="playground-dialog", exclusive=True)
+        self.show_settings()
+
+    async def edit_last(self) -> None:
+        """Take the last exchange back: its prompt returns to the box, to be edited and sent again."""
+        await self._edit_last()
+        self.show_settings()
+
+    def copy_reply(self) -> None:
+        self._copy("copy_reply")
+        self.show_settings()
+
+    def copy_curl(self) -> None:
+        self._copy("copy_curl")
+        self.show_settings()
 
     async def _edit_last(self) -> None:
-        """Take the last exchange back: its prompt returns to the box, to be edited and sent again."""
         view = self._playground_view()
         shown = list(self.main.query(ChatTurn))
         if view is None or not shown or view.streaming:
-            self.notify("Nothing to edit (or a reply is still streaming).", severity="warning")
+            self.app.notify("Nothing to edit (or a reply is still streaming).", severity="warning")
             return
-        prompt = self.playground.take_back_last(shown[-1].prompt)
+        prompt = self.state.take_back_last(shown[-1].prompt)
         await shown[-1].remove()
         view.set_prompt(prompt)
 
@@ -148,32 +167,31 @@ class PlaygroundActions(App[None]):
 
     def _copy(self, what: str) -> None:
         if self._last_exchange is None:
-            self.notify("Nothing sent yet.", severity="warning")
+            self.app.notify("Nothing sent yet.", severity="warning")
             return
         _, reply, http_request = self._last_exchange
         if what == "copy_curl":
-            self.copy_to_clipboard(as_curl(http_request))
-            self.notify(clipboard_sentence("the exact request as a curl command (the API key as its variable)",
+            self.app.copy_to_clipboard(as_curl(http_request))
+            self.app.notify(clipboard_sentence("the exact request as a curl command (the API key as its variable)",
                                            self.session.env, "The request is also in the run's chat.jsonl."))
         elif reply is not None:
-            self.copy_to_clipboard(reply.text)
-            self.notify(clipboard_sentence(f"the reply ({len(reply.text)} characters)", self.session.env,
+            self.app.copy_to_clipboard(reply.text)
+            self.app.notify(clipboard_sentence(f"the reply ({len(reply.text)} characters)", self.session.env,
                                            "The reply is also in the run's chat.jsonl."))
 
     # ---- streaming ---------------------------------------------------------------------------
 
-    @work(group="playground-reply", exclusive=True)
     async def _stream_reply(self, prompt: str) -> None:
         view = self._playground_view()
         if view is None:
             return
-        state = self.playground
+        state = self.state
         try:
             run_dir: Path | None = await asyncio.to_thread(self.session.ensure_run_dir)
         except OSError as error:  # the chat works without its journal; say so once
             run_dir = None
-            self.notify(f"This chat is not saved: no run folder ({os_error_reason(error)}).", title="Chat journal",
-                        severity="error", timeout=10)
+            self.app.notify(f"This chat is not saved: no run folder ({os_error_reason(error)}).", title="Chat journal",
+                            severity="error", timeout=10)
         journal = ChatJournal(run_dir)
         label = "you" if state.mode == "chat" else "prompt"
         turn = await view.start_turn(prompt, label)
@@ -195,7 +213,7 @@ class PlaygroundActions(App[None]):
             unsaved = await asyncio.to_thread(journal.request, state.conversation_id, state.mode, state.model or "",
                                               self._api_root(), stream.request.json_body(), prompt, state.system)
             if unsaved is not None:
-                self.notify(unsaved, title="Chat journal", severity="error", timeout=10)
+                self.app.notify(unsaved, title="Chat journal", severity="error", timeout=10)
             drawn_at = 0.0
             cancelled = False
             try:
@@ -219,7 +237,7 @@ class PlaygroundActions(App[None]):
     def _finish_turn(self, view: PlaygroundView, turn: ChatTurn, prompt: str, reply: Reply,
                      journal: ChatJournal, cancelled: bool) -> None:
         """Draw the final text and numbers, remember the turn, and journal the reply (also when cancelled)."""
-        state = self.playground
+        state = self.state
         view.update_turn(turn, reply.text, reply.reasoning)
         error = "Cancelled (Esc): the text above is what had arrived." if cancelled else reply.error
         turn.finish(reply_stats(reply), error, reply.logprobs)
@@ -230,12 +248,11 @@ class PlaygroundActions(App[None]):
         unsaved = journal.reply(state.conversation_id, reply.text, reply.reasoning, reply.finish_reason, reply.error,
                                 reply.partial, reply.timings.to_json())
         if unsaved is not None:
-            self.notify(unsaved, title="Chat journal", severity="error", timeout=10)
-        self._show_playground_settings()
+            self.app.notify(unsaved, title="Chat journal", severity="error", timeout=10)
+        self.show_settings()
 
     # ---- dialogs -----------------------------------------------------------------------------
 
-    @work(group="playground-dialog", exclusive=True)
     async def _edit_options(self) -> None:
         models: list[str] = []
         async with self._client() as client:
@@ -243,51 +260,50 @@ class PlaygroundActions(App[None]):
                 models = [model.id for model in await asyncio.wait_for(client.list_models(), 3.0)]
             except (ApiError, asyncio.TimeoutError):  # the form works without the list; the server may be down
                 models = []
-        state = self.playground
-        options = await self.push_screen_wait(OptionsScreen(Options(state.model, state.system, state.sampling), models))
+        state = self.state
+        options = await self.app.push_screen_wait(OptionsScreen(Options(state.model, state.system, state.sampling),
+                                                                models))
         if options is not None:
             state.model, state.system, state.sampling = options.model, options.system, options.sampling
-            self._show_playground_settings()
+            self.show_settings()
 
-    @work(group="playground-dialog", exclusive=True)
     async def _pick_preset(self) -> None:
         profile = self.session.profile
         presets = list(profile.playground.presets) if profile else []
-        if profile is not None and self.playground.mode == "completion":
+        if profile is not None and self.state.mode == "completion":
             presets += [p for p in profile.stages.evidence.prompts if p not in presets]
         if not presets:
-            self.notify("This profile has no prompt presets.", severity="warning")
+            self.app.notify("This profile has no prompt presets.", severity="warning")
             return
         choices = [Choice(str(i), preset.replace("\n", "⏎")[:90]) for i, preset in enumerate(presets)]
-        picked = await self.push_screen_wait(ChoiceScreen("Prompt presets", choices))
+        picked = await self.app.push_screen_wait(ChoiceScreen("Prompt presets", choices))
         view = self._playground_view()
         if picked is not None and view is not None:
             view.set_prompt(presets[int(picked)])
 
-    @work(group="playground-dialog", exclusive=True)
     async def _reopen_history(self) -> None:
         profile = self.session.profile
         journals = await asyncio.to_thread(journals_under, self.session.runs_root,
                                            safe_name(profile.name) if profile else None)
         conversations = await asyncio.to_thread(read_conversations, journals)
         if not conversations:
-            self.notify("No saved conversations yet for this profile.")
+            self.app.notify("No saved conversations yet for this profile.")
             return
         choices = [
             Choice(str(i), c.title, f"{c.mode} · {len(c.turns)} turn(s) · {c.path.parent.name}")
             for i, c in enumerate(conversations[:50])
         ]
-        picked = await self.push_screen_wait(ChoiceScreen("Reopen a conversation", choices))
+        picked = await self.app.push_screen_wait(ChoiceScreen("Reopen a conversation", choices))
         view = self._playground_view()
         if picked is None or view is None:
             return
         conversation = conversations[int(picked)]
-        self.playground.reopen(conversation)
+        self.state.reopen(conversation)
         await view.clear()
         for saved in conversation.turns:
             turn = await view.start_turn(saved.prompt, "you" if conversation.mode == "chat" else "prompt")
             view.update_turn(turn, saved.reply or "", saved.reasoning)
             turn.finish("saved " + (saved.finish_reason or ""), saved.error)
-        self._show_playground_settings()
-        self.notify(f"Reopened: {conversation.title.rstrip('.')}. New prompts continue it.")
+        self.show_settings()
+        self.app.notify(f"Reopened: {conversation.title.rstrip('.')}. New prompts continue it.")
 
