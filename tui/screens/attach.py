@@ -119,10 +119,19 @@ class AttachScreen(DialogScreen[AttachTarget | None]):
             self.dismiss(None)
 
     def _reset_check(self) -> None:
+        """Forget the findings once the operator changes what they point at (not on a late echo of the same)."""
+        checked = self._checked
+        if checked is not None and (checked.log_path, checked.url) == self._inputs():
+            return
         if self._checked is not None:
             self._checked = None
             self.query_one("#attach", Button).label = "Attach"
             self.query_one("#findings", Static).update("")
+
+    def _inputs(self) -> tuple[Path | None, str | None]:
+        raw_path = self.query_one("#log-path", Input).value.strip()
+        url = self.query_one("#url", Input).value.strip().rstrip("/")
+        return (Path(raw_path).expanduser() if raw_path else None), (url or None)
 
     def _submit(self) -> None:
         raw_path = self.query_one("#log-path", Input).value.strip()
