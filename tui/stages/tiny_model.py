@@ -168,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui.stages.tiny_model", description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--arch", choices=ARCHES, default="qwen2")
-    parser.add_argument("--force", action="store_true", help="replace the folder if it exists")
+    parser.add_argument("--force", action="store_true", help="build again even if the folder holds a model")
     args = parser.parse_args(argv)
     folder: Path = args.folder
+    if folder.exists() and not args.force:
+        if all((folder / name).is_file() for name in ("config.json", "model.safetensors", "tokenizer.json")):
+            emit("result", path=str(folder), arch=args.arch, already_built=True)  # idempotent: a re-run is fine
+            return 0
+        emit("error", message=f"{folder} already exists and is not a tiny model built here: pass --force to replace it")
+        return 2
     if folder.exists():
-        if not args.force:
-            emit("error", message=f"{folder} already exists: pass --force to replace it")
-            return 2
         shutil.rmtree(folder)
     try:
         result = build(folder, args.arch)
