@@ -49,6 +49,22 @@ def _key(process: psutil.Process) -> tuple[int, float] | None:
         return None
 
 
+def reap_zombies() -> None:
+    """Collect our exited children between tests.
+
+    Orphans re-parented to pytest (the subreaper) have nobody else to wait for them, and a zombie makes
+    psutil calls on it raise. A test's own children are waited for by the test before its teardown ends.
+    """
+    try:
+        children = psutil.Process(os.getpid()).children()
+    except psutil.NoSuchProcess:
+        return
+    for child in children:
+        with contextlib.suppress(psutil.Error, ChildProcessError, OSError):
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+
+
 class LeftoverGuard:
     """Notes which test first saw each descendant; at the end, names and stops the survivors."""
 
@@ -56,6 +72,7 @@ class LeftoverGuard:
         self.first_seen: dict[tuple[int, float], str] = {}
 
     def note(self, nodeid: str) -> None:
+        reap_zombies()
         for process in _descendants():
             key = _key(process)
             if key is not None:

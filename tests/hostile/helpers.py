@@ -65,14 +65,32 @@ def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None, timeou
     """`python -m tui ARGS` in a child; its exit status, output and peak RSS (from `wait4` on that child)."""
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = str(REPO)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen([sys.executable, "-m", "tui", *args], stdin=stdin,
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r") as peak:
+        process = subprocess.Popen([sys.executable, "-c", _PEAK_WRAPPER, peak.name, *args], stdin=stdin,
                                    stdout=out if stdout is None else stdout, stderr=err, env=child_env, cwd=cwd)
         status, usage = wait_child(process, timeout)
         out.seek(0)
         err.seek(0)
-        return CliRun(status, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"),
-                      usage.ru_maxrss / 1024.0)
+        hwm_kb = peak.read().strip()
+        # wait4's ru_maxrss counts what the child inherited at fork (this test process's own size, hundreds of MB
+        # late in a suite); the kernel's VmHWM of the child's own address space after exec does not.
+        peak_mb = int(hwm_kb) / 1024.0 if hwm_kb.isdigit() else usage.ru_maxrss / 1024.0
+        return CliRun(status, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"), peak_mb)
+
+
+_PEAK_WRAPPER = """
+import atexit, runpy, sys
+peak_file = sys.argv.pop(1)
+def _write_peak():
+    with open("/proc/self/status") as status:
+        kb = next((line.split()[1] for line in status if line.startswith("VmHWM:")), "")
+    with open(peak_file, "w") as out:
+        out.write(kb)
+atexit.register(_write_peak)
+sys.argv[0] = "npu-console"
+runpy.run_module("tui", run_name="__main__", alter_sys=True)
+"""
 
 
 def wait_child(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
