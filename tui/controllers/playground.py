@@ -61,11 +61,15 @@ class PlaygroundController(Controller):
         super().__init__(app)
         profile = app.session.profile
         self.state = PlaygroundState.from_profile(profile) if profile else PlaygroundState()
+        self._state_profile = profile  # the profile `state` was made from: an equal one again keeps the conversation
         self._last_exchange: tuple[str, Reply | None, Any] | None = None  # prompt, reply, the HttpRequest
 
     def use_profile(self) -> None:
-        """A new profile: a new conversation with its settings."""
+        """A new profile: a new conversation with its settings (the profile it already has: nothing changes)."""
         profile = self.session.profile
+        if profile == self._state_profile:
+            return
+        self._state_profile = profile
         self.state = PlaygroundState.from_profile(profile) if profile else PlaygroundState()
 
     def _playground_view(self) -> PlaygroundView | None:

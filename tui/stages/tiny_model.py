@@ -158,7 +158,10 @@ def build(folder: Path, arch: str = "qwen2") -> dict[str, Any]:
                 if not WORD.fullmatch(tokenizer.decode([token_id])):
                     model.lm_head.weight[token_id].zero_()
     model.save_pretrained(folder)
-    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": eos, "pad_token_id": pad}))
+    # Greedy by default: vLLM takes its default sampling from here, and only greedy decoding reads as words (a
+    # sampled reply from random weights is byte soup of any length), so a reply is the same on every request.
+    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": eos, "pad_token_id": pad,
+                                                               "do_sample": False, "temperature": 0.0}))
     size = sum(path.stat().st_size for path in folder.iterdir())
     return {"path": str(folder), "arch": arch, "architecture": type(model).__name__,
             "vocab_size": tokenizer.get_vocab_size(), "head_dim": 64, "training_steps": steps, "bytes": size}
