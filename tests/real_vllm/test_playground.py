@@ -174,7 +174,7 @@ async def test_playground_escape_cancels_and_keeps_the_partial_text(vllm_server:
     # cancel, and the test asks again (in a new conversation).
     app = playground(tmp_path, vllm_server, max_tokens=LONG_REPLY)
     async with app.run_test(size=(160, 45)) as pilot:
-        for _ in range(3):
+        for attempt in range(5):
             before = await settled(vllm_server.url)
             await send(app, pilot, "Write a long story.")
             await wait_until(pilot, lambda: len(turns(app)) == 1 and len(turns(app)[-1].answer_text) > 20,
@@ -184,21 +184,19 @@ async def test_playground_escape_cancels_and_keeps_the_partial_text(vllm_server:
                              timeout=300, what="the cancel, or the reply's end")
             if "Cancelled" in texts(turns(app)[-1]):
                 break
+            assert attempt < 4, "Esc never landed while the reply streamed, in 5 tries"
             await pilot.press("ctrl+n")  # a new conversation: the next request must not carry this long reply
             await wait_until(pilot, lambda: not turns(app), what="a new, empty conversation")
         partial = turns(app)[-1].answer_text
-        assert "Cancelled" in texts(turns(app)[-1]), "Esc never landed while the reply streamed"
     # The server runs nothing afterwards. (It may have finished the whole reply already: on a busy machine the
     # client reads chunks the server wrote seconds earlier, so the count cannot prove an abort.)
     assert 0 < await settled(vllm_server.url) - before <= LONG_REPLY
     *_, request, reply = journal(app)
-    assert reply["partial"] is True and reply["text"] == partial
-    async with httpx.AsyncClient(timeout=300) as client:  # the same request, whole: what the stream was cut from
-        whole = (await client.post(f"{vllm_server.url}/v1/chat/completions",
-                                   json={**{k: v for k, v in request["body"].items() if k != "stream_options"},
-                                         "stream": False}))
-    text = whole.json()["choices"][0]["message"]["content"]
-    assert partial and text.startswith(partial) and len(partial) < len(text), "the text that had arrived stays"
+    # The text that had arrived stays, on screen and in the journal. (It is not compared with a second, whole
+    # request: greedy decoding of random weights on the CPU build is not bitwise stable across batch shapes, so
+    # near-tied logits may pick another token.)
+    assert partial and reply["partial"] is True and reply["text"] == partial
+    assert request["body"]["messages"][-1]["content"] == "Write a long story."
 
 
 async def test_playground_folds_a_thinking_models_reasoning_apart(vllm_thinking_server: engine.Engine,
