@@ -177,7 +177,11 @@ async def test_attach_to_a_dead_log_and_a_dead_url_says_so(console: NpuConsoleAp
         assert f"nothing listens at {url}" in findings()
         assert app.server.status.state == "not started", "nothing alive: not attached without a second word"
         assert "anyway" in str(screen.query_one("#attach", Button).label)
-        assert visible(screen, screen.query_one("#attach", Button))
+        attach = screen.query_one("#attach", Button)
+        assert visible(screen, attach)
+        # A Button ignores a click while its first press still shows (Textual's 0.2 s "-active" effect); on a
+        # busy machine that effect can outlast the check, so wait for it as a person's second click would.
+        await wait_until(pilot, lambda: not attach.has_class("-active"), what="the first press's effect to end")
         await pilot.click("#attach")
         await wait_until(pilot, lambda: app.server.status.state == "attached", what="attached anyway")
         note = str(app.main.query_one("#server-note", Static).render())
