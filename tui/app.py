@@ -21,7 +21,6 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from tui.atomic import atomic_write_text
 from tui.console_commands import CONSOLE_COMMANDS, ConsoleCommand
 from tui.controllers.bench import BenchController
 from tui.controllers.devices import DEVICE_TOOL_TIMEOUT_S, DevicesController
@@ -39,7 +38,8 @@ from tui.controllers.profile import ProfileController
 from tui.controllers.server import ServerController
 from tui.controllers.stages import StagesController
 from tui.devices.host import HostSource
-from tui.playground import PlaygroundState
+from tui.files.atomic import atomic_write_text
+from tui.playground.state import PlaygroundState
 from tui.screens.commands import ConsoleCommandsProvider
 from tui.screens.main import MainScreen
 from tui.screens.messages import (
@@ -55,7 +55,7 @@ from tui.screens.messages import (
     TreeStopped,
 )
 from tui.screens.server_control import ServerControl
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 from widgets.devices_view import DevicesView
 from widgets.playground_view import PlaygroundView
 from widgets.server_log import ServerLog

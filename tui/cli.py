@@ -107,7 +107,7 @@ def _command_module(name: str) -> ModuleType:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tui.cli_guard import run_guarded
+    from tui.commands.guard import run_guarded
 
     if args.command in SUBCOMMANDS:
         module = _command_module(args.command)
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_console(args: argparse.Namespace) -> int:
     """Open the TUI (`npu-console [--demo] [--profile …]`)."""
-    from tui.startup import StartupError, build_session
+    from tui.startup.build import StartupError, build_session
 
     try:
         session = build_session(
@@ -132,7 +132,7 @@ def run_console(args: argparse.Namespace) -> int:
               "or use a subcommand such as `npu-console profiles list`.", file=sys.stderr)
         return 2
     from tui.app import make_app
-    from tui.shutdown import run_console_app
+    from tui.processes.console_end import run_console_app
 
     # SIGHUP/SIGTERM end it in order, and whatever it started stops with it (unless left running on purpose).
     return run_console_app(make_app(session, device_interval_s=args.interval), lambda: session.run_dir)

@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from tui.atomic import append_line
+from tui.files.atomic import append_line
 from tui.redact import redact
 
 CONSOLE_LOG = "console.log"

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from tui.profiles import Profile
+from tui.profile import Profile
 from tui.redact import redact
 from tui.server.launch_plan import LaunchPlan
 from tui.server.logfacts.diagnosis import Diagnosis

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Log, ProgressBar, Static
 
-from tui.profiles import Profile
+from tui.profile import Profile
 from widgets.area import AreaView
 from widgets.bench_view import bench_live, bench_result, comparison_table, is_bench_result, is_comparison
 from widgets.evidence_view import evidence_result, is_evidence_result

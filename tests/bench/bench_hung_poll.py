@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.keystrokes import FrameClock, p99, summary
 from tui.app import make_app
 from tui.devices.host import HostSampler
-from tui.profiles import load_profile, shipped_profiles_dir
-from tui.session import ConsoleSession
+from tui.profile import load_profile, shipped_profiles_dir
+from tui.startup.session import ConsoleSession
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "npu-smi" / "910B3_8npu_procs_driver-warning_24.1.0.txt"
 TARGET_MS = 100.0

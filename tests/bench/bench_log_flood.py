@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.keystrokes import FrameClock, summary
 from tui.app import make_app
 from tui.devices.host import HostSampler
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.server.launch_plan import LaunchPlan
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 
 TARGET_MS = 100.0
 WRITER = """

@@ -29,9 +29,9 @@ from tests.bench.keystrokes import FrameClock, summary
 from tests.sim.harness import SimServer
 from tui.app import make_app
 from tui.devices.host import HostSampler
-from tui.profiles import load_profile, shipped_profiles_dir
-from tui.session import ConsoleSession
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.sim.demo import prepare_demo_host
+from tui.startup.session import ConsoleSession
 from widgets.chat_turn import ChatTurn
 from widgets.playground_view import PlaygroundView
 

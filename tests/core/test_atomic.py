@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.atomic import append_json_line, atomic_write_json, atomic_write_text
+from tui.files.atomic import append_json_line, atomic_write_json, atomic_write_text
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def imported_after(code: str) -> set[str]:
 
 def test_there_are_core_modules_to_check() -> None:
     modules = core_modules()
-    assert "tui.profiles" in modules and "tui.sim.npu_smi" in modules and "tui.proc" in modules
+    assert "tui.profile" in modules and "tui.sim.npu_smi" in modules and "tui.processes.commands" in modules
 
 
 @pytest.mark.parametrize("module", core_modules())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from tui.proc import SubprocessRunner, find_executable
+from tui.processes.commands import SubprocessRunner, find_executable
 
 
 async def test_runs_a_command_and_captures_both_streams() -> None:

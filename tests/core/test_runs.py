@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tui.clock import FrozenClock
-from tui.runs import create_run_dir, list_runs, safe_name
+from tui.files.runs import create_run_dir, list_runs, safe_name
 
 
 def test_run_dirs_are_unique_per_second_and_listed_newest_first(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from tui.devices.backends import (
     ReplayBackend,
     pick_backend,
 )
-from tui.proc import SubprocessRunner
+from tui.processes.commands import SubprocessRunner
 
 
 async def test_npu_smi_backend_reads_the_table_under_lc_all_c_and_the_mapping_once(tmp_path: Path) -> None:

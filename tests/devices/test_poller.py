@@ -8,7 +8,7 @@ from pathlib import Path
 from tui.clock import SystemClock
 from tui.devices.backends import NpuSmiBackend
 from tui.devices.poller import DevicePoller
-from tui.proc import SubprocessRunner
+from tui.processes.commands import SubprocessRunner
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "npu-smi"
 TABLE = FIXTURES / "910B3_8npu_procs_driver-warning_24.1.0.txt"

@@ -13,7 +13,7 @@ import pytest
 
 from tui.devices.processes import describe_holders
 from tui.devices.snapshot import DeviceProcess
-from tui.proc_tree import stop_tree
+from tui.processes.tree import stop_tree
 
 
 @pytest.fixture

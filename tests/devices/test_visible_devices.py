@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tui.devices.visible_devices import parse_visible_devices, visible_devices, visible_variable
-from tui.profiles import expand_env
+from tui.profile import expand_env
 
 
 def test_each_runtime_reads_its_own_variable() -> None:

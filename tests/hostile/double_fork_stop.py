@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tui.proc_tree import become_subreaper, is_subreaper
+from tui.processes.tree import become_subreaper, is_subreaper
 from tui.server.launcher import SERVER_ESCALATION, ServerProcess
 
 

@@ -16,9 +16,9 @@ from tests.hostile.helpers import fill, tmpfs
 from tests.sim.harness import SimServer
 from tests.ui.helpers import FixedHost, capture_notes, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.profiles import load_profile, shipped_profiles_dir
-from tui.session import ConsoleSession
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.sim.demo import DemoHost, prepare_demo_host
+from tui.startup.session import ConsoleSession
 from widgets.chat_turn import ChatTurn
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.helpers import fill, tmpfs
-from tui.atomic import append_json_line, atomic_write_json, atomic_write_text
-from tui.chat_journal import ChatJournal, read_conversations
 from tui.clock import SystemClock
-from tui.proc import SubprocessRunner
-from tui.profiles import loads_profile
-from tui.runs import RUN_META, create_run_dir
+from tui.files.atomic import append_json_line, atomic_write_json, atomic_write_text
+from tui.files.runs import RUN_META, create_run_dir
+from tui.playground.journal import ChatJournal, read_conversations
+from tui.processes.commands import SubprocessRunner
+from tui.profile import loads_profile
 from tui.server.environment import resolve_environment
 from tui.server.launch_plan import launch_plan
 

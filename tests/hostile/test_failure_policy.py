@@ -13,10 +13,10 @@ import pytest
 from tests.sim.harness import INSTANT, free_port, wait_for
 from tests.ui.helpers import capture_notes, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.screens.preflight import PreflightScreen
-from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
+from tui.startup.session import ConsoleSession
 
 SECRET = "hf_" + "Pil0tS3cretValue" * 2
 

@@ -15,7 +15,7 @@ import pytest
 from tui.controllers.devices import shown_process
 from tui.devices.processes import HeldMemory, describe_holders
 from tui.devices.snapshot import DeviceProcess
-from tui.proc_tree import Expected, identify, stop_tree
+from tui.processes.tree import Expected, identify, stop_tree
 
 NS_LAST_PID = Path("/proc/sys/kernel/ns_last_pid")
 FORK_BOUND = 40_000  # fork-until-it-comes-round gives up past this many tries

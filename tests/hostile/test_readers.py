@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile.helpers import REPO, one_sentence, run_cli
-from tui.bounded_input import BoundedLines
+from tui.files.bounded_input import BoundedLines
 
 RSS_BOUND_MB = 120.0  # the interpreter and the parser: ~25-40 MB; the issue measured 2.6-12.9 GB
 VLLM_LINE = b"INFO 12-07 10:00:00 [api_server.py:1] vLLM API server version 0.9.2\n"
@@ -89,7 +89,7 @@ async def test_a_device_tool_that_prints_without_end_is_stopped_at_the_cap() -> 
     """npu-smi that never stops printing: the runner keeps at most 8 MiB, stops it, and says so."""
     import shutil
 
-    from tui.proc import MAX_OUTPUT_BYTES, SubprocessRunner
+    from tui.processes.commands import MAX_OUTPUT_BYTES, SubprocessRunner
 
     yes = shutil.which("yes")
     if yes is None:

@@ -57,7 +57,7 @@ def test_failure_detail_in_the_console_log_is_redacted(tmp_path, monkeypatch) ->
 
 def test_the_launch_script_on_screen_shows_no_secret() -> None:
     """A key a profile sets in [environment.vars] is masked where the Server area shows the launch script."""
-    from tui.profiles import loads_profile
+    from tui.profile import loads_profile
     from tui.server.launch_plan import launch_plan
     from widgets.server_view import launch_text
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.profiles.helpers import SHIPPED
-from tui.profiles import (
+from tui.profile import (
     ProfileError,
     discover_profiles,
     profile_search_dirs,

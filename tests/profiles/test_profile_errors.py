@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.profiles.helpers import BAD
-from tui.profiles import ProfileError, load_profile, loads_profile
+from tui.profile import ProfileError, load_profile, loads_profile
 
 SERVER_KEYS = "command, model_flag, host, port, served_model_name, api_key_env, flags, extra_args"
 TOP_KEYS = (

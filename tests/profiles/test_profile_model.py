@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.profiles import (
+from tui.profile import (
     DEFAULT_PRECISION_PROMPTS,
     ModelSpec,
     Profile,

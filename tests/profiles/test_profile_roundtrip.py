@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.profiles.helpers import GOOD, SHIPPED_FILES, toml_loads
-from tui.profiles import (
+from tui.profile import (
     ModelSpec,
     Profile,
     ProfileError,

@@ -11,8 +11,8 @@ import math
 import pytest
 
 from tests.profiles.helpers import SHIPPED
+from tui.profile import load_profile
 from tui.profile.model import BenchSettings, PrecisionSettings
-from tui.profiles import load_profile
 
 REFERENCE = ("qwen2-0.5b-base-ascend", "qwen2.5-7b-mindspore", "qwen2.5-coder-0.5b-ascend",
              "qwen3-4b-thinking-2507-fp8-ascend", "qwen3.5-2b-base-ascend")

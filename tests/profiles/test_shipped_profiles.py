@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.profiles.helpers import SHIPPED, SHIPPED_FILES
+from tui.profile import expand_value, load_profile, shipped_profiles_dir
 from tui.profile.store import find_shipped_profiles
-from tui.profiles import expand_value, load_profile, shipped_profiles_dir
 
 EXPECTED = {
     "demo",

@@ -40,10 +40,10 @@ from tests.real_vllm import console, engine
 from tests.sim.harness import free_port
 from tests.ui.helpers import FixedHost, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.proc_tree import TREE_MARK_VAR
-from tui.profiles import load_profile
+from tui.processes.tree import TREE_MARK_VAR
+from tui.profile import load_profile
 from tui.screens.preflight import PreflightScreen
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 
 FAILURE_TIMEOUT_S = 600.0
 """A failed launch ends in 20-40 s on an idle 2-core machine; generous for a busy one."""

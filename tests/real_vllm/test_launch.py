@@ -27,11 +27,11 @@ from tests.real_vllm import console, engine
 from tests.sim.harness import free_port
 from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.profiles import load_profile
+from tui.profile import load_profile
 from tui.screens.attach import AttachScreen
 from tui.screens.preflight import PreflightScreen
 from tui.server.serving_metrics import ServingMetrics
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 
 PHASE = re.compile(r"^\[\s*(\d+\.\d) s\] phase: (.+)$")
 

@@ -21,9 +21,9 @@ from textual.widgets import Collapsible, Input, Static
 from tests.real_vllm import console, engine
 from tests.ui.helpers import FixedHost, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.profiles import load_profile
+from tui.profile import load_profile
 from tui.server.serving_metrics import ServingMetrics
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 from widgets.chat_turn import ChatTurn
 
 GREEDY = {"temperature": 0}

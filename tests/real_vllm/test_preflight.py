@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.real_vllm import engine
 from tests.server.preflight.conftest import make_profile
-from tui.profiles import ModelSpec
+from tui.profile import ModelSpec
 from tui.server.engine_flags import engine_flags
 from tui.server.launch_plan import launch_plan
 from tui.server.preflight.flags import check_flags, check_max_model_len

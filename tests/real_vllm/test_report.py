@@ -27,7 +27,7 @@ from tests.real_vllm import console, engine
 from tests.real_vllm.test_failures import left_behind
 from tests.report.conftest import markdown_table_cell, row, tables
 from tests.sim.harness import free_port
-from tui.profiles import load_profile, save_profile, shipped_profiles_dir
+from tui.profile import load_profile, save_profile, shipped_profiles_dir
 from tui.report.doc import number
 
 STEP_TIMEOUT_S = 900.0

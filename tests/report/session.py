@@ -22,7 +22,7 @@ import psutil
 
 from tests.sim.harness import INSTANT, free_port
 from tests.stages.evidence.conftest import fake_ascend
-from tui.profiles import load_profile, save_profile, shipped_profiles_dir
+from tui.profile import load_profile, save_profile, shipped_profiles_dir
 from tui.sim.demo import prepare_demo_host
 
 TIMEOUT_S = 120.0

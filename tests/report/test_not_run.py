@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tests.report.conftest import GENERATED_AT
 from tui.clock import SystemClock
+from tui.files.runs import create_run_dir
 from tui.report.build import build_report
 from tui.report.render_md import render_markdown
-from tui.runs import create_run_dir
 
 NOT_RUN = {"environment": "npu-console evidence --url", "precision": "npu-console precision --model",
            "accuracy": "npu-console accuracy --url", "adaptation": "npu-console serve --profile demo"}

@@ -14,10 +14,10 @@ from textual.widgets import Static
 from tests.sim.harness import INSTANT, free_port
 from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.screens.preflight import PreflightScreen
-from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
+from tui.startup.session import ConsoleSession
 
 
 def stage_result(app: NpuConsoleApp) -> str:

@@ -36,7 +36,7 @@ def profile_on_a_free_port(name: str, folder: Path) -> str:
     import socket
     from dataclasses import replace
 
-    from tui.profiles import load_profile, resolve_profile, save_profile
+    from tui.profile import load_profile, resolve_profile, save_profile
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

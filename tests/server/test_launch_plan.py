@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tui.profiles import ProfileError, load_profile, loads_profile, shipped_profiles_dir
+from tui.profile import ProfileError, load_profile, loads_profile, shipped_profiles_dir
 from tui.server.launch_plan import flag_arguments, launch_plan
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.server.launch_plan import launch_plan
 from tui.server.launcher import LaunchError, ServerProcess
 from tui.sim.demo import prepare_demo_host

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from tests.sim.harness import INSTANT, SimServer, free_port, pid_running
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.redact import MASK
 from tui.server.launch_plan import LaunchPlan, launch_plan
 from tui.server.log_window import LogLine

@@ -16,10 +16,10 @@ import psutil
 from tests.sim.harness import INSTANT, free_port
 from tests.ui.helpers import FixedHost, wait_until
 from tui.app import make_app
-from tui.profiles import load_profile, save_profile, shipped_profiles_dir
+from tui.profile import load_profile, save_profile, shipped_profiles_dir
 from tui.screens.preflight import PreflightScreen
 from tui.sim.demo import prepare_demo_host
-from tui.startup import build_session
+from tui.startup.build import build_session
 
 EVIDENCE = {"run.json", "launch.json", "launch.sh", "server.log", "facts.json", "stop.json"}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tui.profiles import load_profile, save_profile, shipped_profiles_dir
+from tui.profile import load_profile, save_profile, shipped_profiles_dir
 from tui.sim.demo import prepare_demo_host
 
 INSTANT = {"NPU_CONSOLE_SIM_SPEED": "0", "NPU_CONSOLE_SIM_TTFT_MS": "0", "NPU_CONSOLE_SIM_TPOT_MS": "0"}

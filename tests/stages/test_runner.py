@@ -487,7 +487,7 @@ def test_a_site_packages_install_is_shared_through_a_tui_only_folder(tmp_path: P
 
 
 def test_stage_python_comes_from_the_profile(tmp_path: Path) -> None:
-    from tui.profiles import ModelSpec, Profile, StageSettings
+    from tui.profile import ModelSpec, Profile, StageSettings
     from tui.stages.launch import stage_python, stage_run_for
 
     plain = Profile(name="p", model=ModelSpec(id="x"))

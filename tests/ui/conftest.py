@@ -14,7 +14,7 @@ def stop_launched_servers() -> Iterator[None]:
     yield
     import psutil
 
-    from tui.proc_tree import Expected, stop_tree
+    from tui.processes.tree import Expected, stop_tree
 
     while LAUNCHED:
         pid, started = LAUNCHED.pop()

@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from tui.app import NpuConsoleApp, make_app
 from tui.clock import FrozenClock
 from tui.devices.host import HostSnapshot
-from tui.startup import build_session
+from tui.startup.build import build_session
 
 GIB = 1024**3
 SNAPSHOT_TIME = datetime(2026, 11, 21, 9, 30, 0, tzinfo=timezone.utc)

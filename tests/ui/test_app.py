@@ -11,10 +11,10 @@ from textual.widgets import DataTable, OptionList, Static
 
 from tests.ui.helpers import demo_app, wait_until
 from tui.app import NpuConsoleApp
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.screens.choice import ChoiceScreen
 from tui.screens.main import MainScreen
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 from widgets.devices_view import DevicesView
 
 AREA_IDS = ("devices", "server", "playground", "stages")

@@ -20,12 +20,12 @@ from textual.widgets import OptionList
 from tests.ui.helpers import FixedHost, capture_notes, wait_until
 from tests.ui.test_server_area import INSTANT, demo_console, free_port, launch_ready, plain
 from tui.app import NpuConsoleApp, make_app
-from tui.proc_tree import stop_tree
-from tui.profiles import PrecisionSettings, load_profile, save_profile, shipped_profiles_dir
+from tui.processes.tree import stop_tree
+from tui.profile import PrecisionSettings, load_profile, save_profile, shipped_profiles_dir
 from tui.screens.choice import ChoiceScreen
 from tui.screens.preflight import PreflightScreen
-from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
+from tui.startup.session import ConsoleSession
 
 pytestmark = pytest.mark.slow
 

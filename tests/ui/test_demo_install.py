@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 
 from tui.sim.host import install_sim_home
-from tui.startup import _port_free
+from tui.startup.build import _port_free
 
 
 def test_two_checkouts_get_two_simulated_hosts(tmp_path: Path) -> None:

@@ -19,12 +19,12 @@ from tests.sim.harness import wait_for
 from tests.ui.helpers import capture_notes, confirm, wait_until
 from tui.app import NpuConsoleApp, make_app
 from tui.devices.host import HostSampler
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.confirm import ConfirmScreen
-from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
 from tui.sim.host import ServerRecord, write_record
+from tui.startup.session import ConsoleSession
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "npu-smi"
 

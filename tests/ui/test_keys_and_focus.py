@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tests.ui.helpers import demo_app, wait_until
 from tests.ui.test_server_area import demo_console, launch_ready
-from tui.proc_tree import stop_tree
+from tui.processes.tree import stop_tree
 from widgets.chat_turn import ChatTurn
 from widgets.playground_view import PlaygroundView
 
@@ -70,7 +70,7 @@ async def test_without_a_device_tool_the_asking_line_goes(tmp_path: Path) -> Non
     env = dict(os.environ)
     env["PATH"] = str(tmp_path / "empty-bin")
     from tui.app import make_app
-    from tui.startup import build_session
+    from tui.startup.build import build_session
 
     session = build_session(profile=None, variant=None, runs_dir=tmp_path / "runs", demo=False, env=env)
     app = make_app(session)

@@ -14,10 +14,10 @@ from textual.widgets import Collapsible, Input, OptionList, Static
 from tests.sim.harness import SimServer
 from tests.ui.helpers import FixedHost, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.screens.choice import ChoiceScreen
-from tui.session import ConsoleSession
 from tui.sim.demo import DemoHost, prepare_demo_host
+from tui.startup.session import ConsoleSession
 from widgets.chat_turn import ChatTurn
 from widgets.playground_view import PlaygroundView
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.profiles import ProfileError, loads_profile
+from tui.profile import ProfileError, loads_profile
 
 THREE_TYPOS = """\
 name = "typos"
@@ -53,7 +53,7 @@ def test_one_error_reads_as_before(tmp_path: Path) -> None:
 
 
 def test_shipped_ascend_profiles_pass_their_own_worker_start_method_check() -> None:
-    from tui.profiles import load_profile, shipped_profiles_dir
+    from tui.profile import load_profile, shipped_profiles_dir
     from tui.server.preflight.env_checks import SPAWN_RUNTIMES, check_multiproc_method
 
     checked = 0

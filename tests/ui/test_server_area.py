@@ -21,13 +21,13 @@ from textual.widgets import Input, Log, OptionList, Static
 
 from tests.ui.helpers import FixedHost, capture_notes, confirm, remember_launch, wait_until
 from tui.app import NpuConsoleApp, make_app
-from tui.proc_tree import stop_tree
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.processes.tree import stop_tree
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.screens.attach import AttachScreen
 from tui.screens.choice import ChoiceScreen
 from tui.screens.preflight import PreflightScreen
-from tui.session import ConsoleSession
 from tui.sim.demo import prepare_demo_host
+from tui.startup.session import ConsoleSession
 from widgets.server_log import ServerLog
 
 INSTANT = {"NPU_CONSOLE_SIM_SPEED": "0", "NPU_CONSOLE_SIM_TTFT_MS": "0", "NPU_CONSOLE_SIM_TPOT_MS": "0"}

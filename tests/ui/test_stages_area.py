@@ -14,10 +14,10 @@ torch = pytest.importorskip("torch")
 from tests.stages.test_dequant import make_tensors, write_checkpoint  # noqa: E402
 from tests.ui.helpers import FixedHost, capture_notes, confirm, wait_until  # noqa: E402
 from tui.app import NpuConsoleApp, make_app  # noqa: E402
-from tui.profiles import DequantSettings, load_profile, save_profile, shipped_profiles_dir  # noqa: E402
+from tui.profile import DequantSettings, load_profile, save_profile, shipped_profiles_dir  # noqa: E402
 from tui.screens.confirm import ConfirmScreen  # noqa: E402
-from tui.session import ConsoleSession  # noqa: E402
 from tui.sim.demo import prepare_demo_host  # noqa: E402
+from tui.startup.session import ConsoleSession  # noqa: E402
 
 
 def console(tmp_path: Path, src: Path, dst: Path) -> NpuConsoleApp:

@@ -16,7 +16,7 @@ from tests.ui.helpers import confirm, wait_until
 from tests.ui.test_bench_precision_flow import pick, stage_status
 from tests.ui.test_server_area import demo_console, launch, launch_ready, plain
 from tui.app import NpuConsoleApp
-from tui.proc_tree import stop_tree
+from tui.processes.tree import stop_tree
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.preflight import PreflightScreen
 from tui.server.own_requests import is_own_request

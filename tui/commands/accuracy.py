@@ -99,10 +99,10 @@ def format_summary(result: Mapping[str, Any], items: Path | None) -> str:
 def _run_stage(args: argparse.Namespace) -> int:
     from tui.clock import SystemClock
     from tui.commands.stage_cli import StageEcho, exit_status, run_stage
-    from tui.runs import create_run_dir
+    from tui.files.runs import create_run_dir
+    from tui.files.xdg import default_runs_dir
     from tui.stages.accuracy.items import ITEMS_FILE
     from tui.stages.accuracy.options import to_stage_argv
-    from tui.xdg import default_runs_dir
 
     echo = StageEcho(PROG, _progress)
     try:

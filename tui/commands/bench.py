@@ -83,14 +83,14 @@ def _say(text: str) -> None:
 
 
 def _run_stage(args: argparse.Namespace) -> int:
-    from tui.cli_guard import interrupt_signals
     from tui.clock import SystemClock
+    from tui.commands.guard import interrupt_signals
     from tui.commands.stage_cli import StageEcho, exit_status, run_stage
     from tui.failures import os_error_reason
-    from tui.runs import create_run_dir
+    from tui.files.runs import create_run_dir
+    from tui.files.xdg import default_runs_dir
     from tui.stages.bench.options import to_stage_argv
     from tui.stages.bench.report import format_summary
-    from tui.xdg import default_runs_dir
 
     mode = args.bench_mode
     echo = StageEcho(f"npu-console bench {mode}", _progress)

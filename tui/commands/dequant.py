@@ -32,12 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.cli_guard import interrupt_signals
     from tui.clock import SystemClock
+    from tui.commands.guard import interrupt_signals
     from tui.commands.stage_cli import StageEcho, exit_status, run_stage
     from tui.failures import os_error_reason
-    from tui.runs import create_run_dir
-    from tui.xdg import default_runs_dir
+    from tui.files.runs import create_run_dir
+    from tui.files.xdg import default_runs_dir
 
     stage_args = [args.src, args.dst]
     if args.block:

@@ -37,7 +37,7 @@ def _stage_argv(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[list[
 
     if not args.profile:
         return to_stage_argv(args, args.url), "cli"
-    from tui.profiles import load_profile, resolve_profile
+    from tui.profile import load_profile, resolve_profile
     from tui.stages.launch import stage_python
 
     profile = load_profile(resolve_profile(args.profile))
@@ -69,12 +69,12 @@ def format_summary(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.atomic import atomic_write_json
     from tui.clock import SystemClock
     from tui.commands.stage_cli import StageEcho, exit_status, run_stage
-    from tui.profiles import ProfileError
-    from tui.runs import create_run_dir
-    from tui.xdg import default_runs_dir
+    from tui.files.atomic import atomic_write_json
+    from tui.files.runs import create_run_dir
+    from tui.files.xdg import default_runs_dir
+    from tui.profile import ProfileError
 
     env = dict(os.environ)
     try:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print("npu-console log: choose an action, e.g. `npu-console log facts FILE`.", file=sys.stderr)
         return EXIT_BAD_INPUT
     path = str(args.file)
-    from tui.bounded_input import BoundedLines, InputError, open_regular
+    from tui.files.bounded_input import BoundedLines, InputError, open_regular
     from tui.server.logfacts import LogFacts
 
     reader = LogFacts(collect_events=False)

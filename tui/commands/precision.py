@@ -58,7 +58,7 @@ def stage_arguments(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[l
     label = "cli"
     api_key_env = args.api_key_env
     if args.profile:
-        from tui.profiles import ProfileError, expand_value, load_profile, resolve_profile
+        from tui.profile import ProfileError, expand_value, load_profile, resolve_profile
         from tui.stages.launch import stage_python
 
         try:
@@ -175,8 +175,8 @@ def render_table(result: Mapping[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from tui.clock import SystemClock
     from tui.commands.stage_cli import StageEcho, run_stage
-    from tui.runs import create_run_dir
-    from tui.xdg import default_runs_dir
+    from tui.files.runs import create_run_dir
+    from tui.files.xdg import default_runs_dir
 
     env = dict(os.environ)
     try:
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     if result is not None:
         print(render_table(result))
         if args.json:
-            from tui.atomic import atomic_write_json
+            from tui.files.atomic import atomic_write_json
 
             try:
                 atomic_write_json(args.json, dict(result))

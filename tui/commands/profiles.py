@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from tui.profiles import ProfileEntry
+    from tui.profile import ProfileEntry
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(*, json_output: bool, out: TextIO) -> int:
-    from tui.profiles import discover_profiles, profile_search_dirs, profile_summary
+    from tui.profile import discover_profiles, profile_search_dirs, profile_summary
 
     dirs = profile_search_dirs()
     entries = discover_profiles(dirs)
@@ -95,7 +95,7 @@ def _row(entry: ProfileEntry) -> tuple[str, str, str, str, str]:
 
 
 def _show(name: str, *, raw: bool, out: TextIO) -> int:
-    from tui.profiles import ProfileError, dumps_profile, load_profile, resolve_profile
+    from tui.profile import ProfileError, dumps_profile, load_profile, resolve_profile
 
     try:
         path = resolve_profile(name)
@@ -115,7 +115,7 @@ def _show(name: str, *, raw: bool, out: TextIO) -> int:
 
 
 def _validate(paths: list[str], *, out: TextIO, err: TextIO) -> int:
-    from tui.profiles import ProfileError, load_profile, resolve_profile
+    from tui.profile import ProfileError, load_profile, resolve_profile
 
     status = EXIT_OK
     for text in _expand_folders(paths):

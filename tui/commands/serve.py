@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from tui.server.logfacts import LogEvent
     from tui.server.pipeline import ServerPipeline
     from tui.server.status import ServerStatus
-    from tui.session import ConsoleSession
+    from tui.startup.session import ConsoleSession
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 KEY_FACTS = ("architecture", "max_model_len", "dtype", "weights_gib", "kv_cache_tokens", "compilation",
@@ -131,7 +131,7 @@ async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import contextlib
 
-    from tui.proc_tree import become_subreaper
+    from tui.processes.tree import become_subreaper
 
     become_subreaper()  # a server's double-forked daemon is re-parented to us, and stopped with its tree
     signals = SignalWatch(asyncio.get_running_loop(), err)
@@ -172,12 +172,12 @@ async def _prepare(args: argparse.Namespace, out: TextIO, err: TextIO) -> Prepar
 
     from tui.devices.backends import pick_backend
     from tui.devices.processes import describe_holders
-    from tui.profiles import ProfileError
-    from tui.runs import create_run_dir
+    from tui.files.runs import create_run_dir
+    from tui.profile import ProfileError
     from tui.server.environment import resolve_environment
     from tui.server.launch_plan import launch_plan
     from tui.server.preflight import run_preflight
-    from tui.startup import StartupError, build_session
+    from tui.startup.build import StartupError, build_session
 
     profile_arg: str | None = getattr(args, "profile", None)
     demo = bool(getattr(args, "demo", False))
@@ -235,8 +235,8 @@ async def _prepare(args: argparse.Namespace, out: TextIO, err: TextIO) -> Prepar
 
 def _is_shipped_demo(profile_arg: str | None) -> bool:
     """The shipped demo profile moves off a busy port like `npu-console --demo` does; any other keeps its own."""
-    from tui.profiles import ProfileError, resolve_profile, shipped_profiles_dir
-    from tui.startup import DEMO_PROFILE
+    from tui.profile import ProfileError, resolve_profile, shipped_profiles_dir
+    from tui.startup.build import DEMO_PROFILE
 
     if profile_arg is None:
         return True
@@ -250,7 +250,7 @@ def _is_simulated(profile_arg: str | None) -> bool:
     """True for a profile of the simulated host (the shipped `demo`): it needs the demo host brought up."""
     if profile_arg is None:
         return False
-    from tui.profiles import ProfileError, load_profile, resolve_profile
+    from tui.profile import ProfileError, load_profile, resolve_profile
 
     try:
         return load_profile(resolve_profile(profile_arg)).runtime == "simulated"

@@ -98,8 +98,8 @@ def _read_file(path: str) -> DeviceSnapshot | str:
     each line cut at 64 Ki characters, and at most `MAX_SAVED_BYTES`: no npu-smi
     output comes near that, so a bigger file is refused rather than held in memory.
     """
-    from tui.bounded_input import BoundedLines, InputError, open_regular
     from tui.devices.backends import parse_saved_output
+    from tui.files.bounded_input import BoundedLines, InputError, open_regular
 
     blocks: list[str] = []
     try:
@@ -128,7 +128,7 @@ def _take_snapshot(kind: str, timeout: float) -> DeviceSnapshot | str:
     import os
 
     from tui.devices.backends import pick_backend
-    from tui.proc import SubprocessRunner
+    from tui.processes.commands import SubprocessRunner
 
     backend = pick_backend(kind, dict(os.environ))
     if isinstance(backend, str):

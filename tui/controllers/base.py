@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker
 
 from tui.screens.main import MainScreen
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 
 if TYPE_CHECKING:
     from tui.app import NpuConsoleApp

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_json
 from tui.controllers.base import Controller
 from tui.controllers.messages import ComparisonReady
-from tui.profiles import Profile
+from tui.files.atomic import atomic_write_json
+from tui.profile import Profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.server.model_location import locate_model

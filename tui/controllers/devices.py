@@ -16,8 +16,8 @@ from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.host import HostSampler, HostSource
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
-from tui.proc_tree import Expected, stop_tree
-from tui.profiles import ProfileError, expand_env
+from tui.processes.tree import Expected, stop_tree
+from tui.profile import ProfileError, expand_env
 from tui.screens.chip_detail import ChipDetailScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.device_monitor import DeviceMonitor

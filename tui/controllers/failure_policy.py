@@ -11,7 +11,7 @@ and prints a traceback with every local variable (the environment, and with it
 - anything else is fatal: the detail is logged, the server we launched (unless
   the operator chose to leave it running) and the running stage are stopped,
   and the app exits with status 1 and one sentence. The CLI then sweeps every
-  descendant (`tui.shutdown`), double-forked ones included.
+  descendant (`tui.processes.console_end`), double-forked ones included.
 
 In a headless test run the first failure is also kept where Textual's test
 harness re-raises it at the end, so a test never passes over a broken worker.
@@ -28,7 +28,7 @@ from rich.text import Text
 from textual.worker import NoActiveWorker, Worker, WorkerFailed, get_current_worker
 
 from tui.failures import ConsoleLog, failure_sentence
-from tui.proc_tree import stop_tree, tree_mark
+from tui.processes.tree import stop_tree, tree_mark
 from tui.server.launcher import SERVER_ESCALATION, ServerProcess
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ from tui.api.client import ApiClient
 from tui.api.curl import as_curl
 from tui.api.errors import ApiError
 from tui.api.reply import Reply
-from tui.chat_journal import ChatJournal, journals_under, read_conversations
 from tui.controllers.base import Controller
 from tui.failures import os_error_reason
-from tui.playground import PlaygroundState
-from tui.runs import safe_name
+from tui.files.runs import safe_name
+from tui.playground.journal import ChatJournal, journals_under, read_conversations
+from tui.playground.state import PlaygroundState
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.clipboard import clipboard_sentence
 from tui.screens.options import Options, OptionsScreen

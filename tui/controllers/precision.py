@@ -11,8 +11,8 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from tui.atomic import atomic_write_json
 from tui.controllers.base import Controller
+from tui.files.atomic import atomic_write_json
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.server.model_location import check_model_folder, locate_model
 from tui.stages.stage_args import precision_args

@@ -11,7 +11,7 @@ import asyncio
 
 from tui.controllers.base import Controller
 from tui.devices.host import HostSampler, disk_probe_path
-from tui.profiles import Profile, ProfileError, discover_profiles, load_profile
+from tui.profile import Profile, ProfileError, discover_profiles, load_profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.messages import ProfileLoaded, RunDirReady

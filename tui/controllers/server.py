@@ -20,8 +20,8 @@ from tui.controllers.messages import AttachedTreeChanged, OwnServerProcessStoppe
 from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
-from tui.proc_tree import Expected, identify, stop_tree
-from tui.profiles import Profile, ProfileError
+from tui.processes.tree import Expected, identify, stop_tree
+from tui.profile import Profile, ProfileError
 from tui.screens.attach import AttachScreen, AttachTarget
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.clipboard import clipboard_sentence

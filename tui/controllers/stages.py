@@ -19,7 +19,7 @@ from rich.text import Text
 from tui.controllers.base import Controller
 from tui.controllers.demo_checkpoints import DEMO_BF16, DEMO_FP8, DemoCheckpoints
 from tui.controllers.messages import ComparisonReady, StageEventArrived, StageFinished
-from tui.profiles import ProfileError, expand_value, save_profile
+from tui.profile import ProfileError, expand_value, save_profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.stages.events import LogEvent, Progress, StageError, StageEvent

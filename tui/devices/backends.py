@@ -32,7 +32,7 @@ from tui.devices.nvidia_smi import (
     parse_nvidia_smi_text,
 )
 from tui.devices.snapshot import ChipMapping, ChipUsage, DeviceSnapshot
-from tui.proc import CommandResult, CommandRunner
+from tui.processes.commands import CommandResult, CommandRunner
 
 BackendKind = Literal["auto", "npu", "nvidia", "replay"]
 BACKEND_KINDS: tuple[str, ...] = ("auto", "npu", "nvidia", "replay")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tui.proc import find_executable
+from tui.processes.commands import find_executable
 
 NPU_SMI_DIRS = ("/usr/local/sbin", "/usr/local/Ascend/driver/tools", "/usr/local/bin")
 

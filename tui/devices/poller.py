@@ -18,7 +18,7 @@ from datetime import datetime
 from tui.clock import Clock
 from tui.devices.backends import DeviceBackend
 from tui.devices.snapshot import ChipReading, DeviceSnapshot
-from tui.proc import CommandRunner
+from tui.processes.commands import CommandRunner
 
 DEFAULT_INTERVAL_S = 2.0
 DEFAULT_TIMEOUT_S = 10.0

@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_json
 from tui.devices.locate import find_npu_smi
 from tui.devices.npu_smi_usages import parse_npu_smi_usages
 from tui.devices.snapshot import DeviceSnapshot
 from tui.evidence import ascend_files, host, packages
 from tui.evidence.fields import found, missing
-from tui.proc import CommandRunner, SubprocessRunner, find_executable
+from tui.files.atomic import atomic_write_json
+from tui.processes.commands import CommandRunner, SubprocessRunner, find_executable
 
 ENVIRONMENT_FILE = "environment.json"
 NPU_SMI_TIMEOUT_S = 10.0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.evidence.fields import found, missing
-from tui.proc import CommandRunner, find_executable
+from tui.processes.commands import CommandRunner, find_executable
 
 PACKAGES = ("vllm", "vllm-ascend", "vllm-mindspore", "torch", "torch_npu", "transformers", "modelscope",
             "safetensors")

@@ -2,7 +2,7 @@
 
 Reading turns every way a file can be wrong (unreadable, not UTF-8, not TOML,
 not a valid profile) into one `ProfileError` that names the file and line.
-Writing goes through `tui.atomic`, after checking that what is written loads
+Writing goes through `tui.files.atomic`, after checking that what is written loads
 back, so a save can never leave a half-written or unloadable profile. Finding
 walks three folders in order (the working directory's `profiles/`, the user's
 config folder, the profiles shipped with the console), and a profile found
@@ -21,12 +21,12 @@ from typing import Any
 
 import tomli_w
 
-from tui.atomic import atomic_write_text
+from tui.files.atomic import atomic_write_text
+from tui.files.xdg import config_home
 from tui.profile.kinds import Source
 from tui.profile.locate import KeyLocator, syntax_error_position
 from tui.profile.model import Profile, ProfileError, did_you_mean
 from tui.profile.schema import build_profile, dump_profile
-from tui.xdg import config_home
 
 if sys.version_info >= (3, 11):
     import tomllib

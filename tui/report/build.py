@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tui import __version__
-from tui.atomic import atomic_write_text
+from tui.files.atomic import atomic_write_text
 from tui.report import sections_analysis, sections_inference, sections_intro, sections_measure
 from tui.report.collect import RunEvidence, read_run
 from tui.report.doc import Cite, Context, as_dict, printable_tree

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.proc import pid_exists
+from tui.processes.commands import pid_exists
 from tui.stages.runner import EVENTS_FILE, RESULT_FILE, STAGE_META
 
 JSON_LIMIT = 64 * 1024 * 1024

@@ -19,7 +19,7 @@ from tui.devices.backends import pick_backend
 from tui.devices.poller import DevicePoller, DeviceState
 from tui.devices.processes import describe_holders
 from tui.screens.messages import DevicesPolled, DevicesUnavailable
-from tui.session import ConsoleSession
+from tui.startup.session import ConsoleSession
 
 
 class DeviceMonitor(Widget):

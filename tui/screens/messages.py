@@ -9,8 +9,8 @@ from textual.message import Message
 from tui.devices.host import HostSnapshot
 from tui.devices.poller import DeviceState
 from tui.devices.processes import HeldMemory
-from tui.proc_tree import StopReport
-from tui.profiles import Profile
+from tui.processes.tree import StopReport
+from tui.profile import Profile
 from tui.server.log_window import LogLine
 from tui.server.serving_metrics import ServingMetrics
 from tui.server.status import ServerStatus

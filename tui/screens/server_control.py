@@ -17,7 +17,7 @@ from typing import Any
 
 from textual.widget import Widget
 
-from tui.proc_tree import StopReport
+from tui.processes.tree import StopReport
 from tui.screens.messages import ServerFactsChanged, ServerLinesArrived, ServerMetricsRead, ServerStatusChanged
 from tui.server.launch_plan import LaunchPlan
 from tui.server.launcher import ServerProcess

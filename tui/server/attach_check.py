@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from tui.atomic import atomic_write_json
+from tui.files.atomic import atomic_write_json
 
 LEFT_RUNNING_FILE = "left-running.json"
 LOG_TAIL_BYTES = 64 * 1024

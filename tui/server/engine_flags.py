@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.atomic import atomic_write_text
-from tui.xdg import cache_home
+from tui.files.atomic import atomic_write_text
+from tui.files.xdg import cache_home
 
 QUERY_TIMEOUT_S = 90.0
 _MAX_OUTPUT = 1 << 20

@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.proc import CommandResult, CommandRunner, find_executable
-from tui.profiles import expand_value
+from tui.processes.commands import CommandResult, CommandRunner, find_executable
+from tui.profile import expand_value
 
 _MARKER = "--npu-console: sourced below--"
 """Separates the two `env -0` printouts; it holds no `=`, so it can never be a variable."""

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tui.profiles import FlagValue, Profile, expand_value
+from tui.profile import FlagValue, Profile, expand_value
 
 
 @dataclass(frozen=True)

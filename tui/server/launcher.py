@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.failures import os_error_reason
-from tui.proc_tree import TREE_MARK_VAR, StopReport, stop_tree, tree_mark
+from tui.processes.tree import TREE_MARK_VAR, StopReport, stop_tree, tree_mark
 from tui.server.tail import LogTail, TailBatch, follow
 
 SERVER_ESCALATION: tuple[tuple[signal.Signals, float], ...] = (

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.profiles import ModelSpec, expand_value
+from tui.profile import ModelSpec, expand_value
 
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _NOT_WEIGHTS = frozenset({"training_args.bin", "optimizer.bin", "scheduler.bin", "rng_state.bin"})

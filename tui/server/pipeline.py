@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tui.evidence.launch_hook import record_launch_environment
-from tui.proc_tree import StopReport
+from tui.processes.tree import StopReport
 from tui.server.launch_plan import LaunchPlan
 from tui.server.launcher import ServerExit, ServerProcess
 from tui.server.log_window import LogLine, LogWindow

@@ -18,7 +18,7 @@ pipeline, and the pipeline writes through this module, so a launch leaves:
 An attach leaves `attach.json` (the log and URL it followed), `facts.json` and
 `stop.json` (`detached`). A second launch in the same run folder keeps the
 first one's files under numbered names (`launch.1.json`, `facts.1.json`, …)
-instead of overwriting them. Every file goes through `tui.atomic`; a folder
+instead of overwriting them. Every file goes through `tui.files.atomic`; a folder
 that cannot be written raises `EvidenceError` with one sentence.
 """
 
@@ -31,9 +31,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_json, atomic_write_text
 from tui.failures import os_error_reason
-from tui.proc_tree import StopReport
+from tui.files.atomic import atomic_write_json, atomic_write_text
+from tui.processes.tree import StopReport
 from tui.redact import MASK, is_secret_name, redact, redact_env
 from tui.server.launch_plan import LaunchPlan
 from tui.server.launcher import ServerExit

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_text
+from tui.files.atomic import atomic_write_text
 from tui.sim.demo_models import DEMO_MODELS
 from tui.sim.host import HOST_FILE, SERVERS_DIR, default_host
 from tui.sim.settings import SIM_HOME_ENV

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_json
-from tui.proc import pid_exists
+from tui.files.atomic import atomic_write_json
+from tui.processes.commands import pid_exists
 
 HOST_FILE = "host.json"
 INSTALL_ROOT = Path(__file__).resolve().parents[2]  # the checkout (or site-packages) this code runs from

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui.atomic import atomic_write_json
+from tui.files.atomic import atomic_write_json
 from tui.sim.host import ChipSpec, HostSpec, live_records, read_host
 from tui.sim.settings import frozen, wall_time
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tui.profiles import Profile, expand_value
+from tui.profile import Profile, expand_value
 from tui.stages.runner import StageRun
 
 

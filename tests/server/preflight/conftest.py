@@ -11,7 +11,7 @@ import pytest
 
 from tui.devices.npu_smi_parser import parse_npu_smi_info
 from tui.devices.snapshot import ChipReading, DeviceSnapshot
-from tui.profiles import EnvironmentSpec, FlagValue, ModelSpec, Profile, Runtime, ServerSpec
+from tui.profile import EnvironmentSpec, FlagValue, ModelSpec, Profile, Runtime, ServerSpec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 NPU_SMI_910B3_BUSY = FIXTURES / "npu-smi" / "910B3_8npu_procs_driver-warning_24.1.0.txt"

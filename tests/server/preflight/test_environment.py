@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.proc import SubprocessRunner
+from tui.processes.commands import SubprocessRunner
 from tui.server.environment import ResolvedEnv, resolve_environment
 
 

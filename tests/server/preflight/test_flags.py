@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.preflight.conftest import idle_host, make_profile
-from tui.profiles import ModelSpec
+from tui.profile import ModelSpec
 from tui.server.engine_flags import engine_flags, serving_interpreter
 from tui.server.launch_plan import launch_plan
 from tui.server.preflight.cpu import check_cpu_engine

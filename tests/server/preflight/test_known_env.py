@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.server.known_env import KNOWN_ENV_VARS, is_known, near_miss
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.profiles import load_profile, shipped_profiles_dir
+from tui.profile import load_profile, shipped_profiles_dir
 from tui.server.launch_plan import launch_plan
 from tui.server.preflight.mindspore import check_mindspore_env, installed_mindspore, scan_package
 

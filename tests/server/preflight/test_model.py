@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.preflight.conftest import make_profile
-from tui.profiles import ModelSpec
+from tui.profile import ModelSpec
 from tui.server.model_location import check_model_folder, locate_model, modelscope_folder_name
 from tui.server.preflight import check_model, check_model_source
 

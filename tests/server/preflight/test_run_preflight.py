@@ -13,8 +13,8 @@ from tui.devices.locate import find_npu_smi
 from tui.devices.npu_smi_parser import parse_npu_smi_info
 from tui.devices.processes import describe_holders
 from tui.devices.snapshot import DeviceSnapshot
-from tui.proc import SubprocessRunner
-from tui.profiles import Profile, load_profile, shipped_profiles_dir
+from tui.processes.commands import SubprocessRunner
+from tui.profile import Profile, load_profile, shipped_profiles_dir
 from tui.server.environment import ResolvedEnv, resolve_environment
 from tui.server.launch_plan import LaunchPlan, launch_plan
 from tui.server.preflight import Check, run_preflight

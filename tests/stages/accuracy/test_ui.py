@@ -13,7 +13,7 @@ from rich.text import Text
 from tests.ui.helpers import capture_notes, wait_until
 from tests.ui.test_server_area import demo_console, launch_ready, plain
 from tui.app import NpuConsoleApp
-from tui.proc_tree import stop_tree
+from tui.processes.tree import stop_tree
 from widgets.stages_view import StagesView
 
 pytestmark = pytest.mark.slow

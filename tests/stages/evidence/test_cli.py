@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.stages.evidence.conftest import fake_ascend
-from tui.profiles import shipped_profiles_dir
+from tui.profile import shipped_profiles_dir
 
 
 def evidence(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

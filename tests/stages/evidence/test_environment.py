@@ -14,7 +14,7 @@ from tui.devices.backends import parse_saved_output
 from tui.evidence import ascend_files
 from tui.evidence.environment import ENVIRONMENT_FILE, capture_environment, firmware_version, write_environment
 from tui.evidence.packages import PACKAGES, package_versions, serving_python
-from tui.proc import SubprocessRunner
+from tui.processes.commands import SubprocessRunner
 
 REPO = Path(__file__).resolve().parents[3]
 SNAPSHOT = REPO / "tests" / "fixtures" / "npu-smi" / "910B3_8npu_procs_driver-warning_24.1.0.txt"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from tui.devices.processes import HeldMemory
 from tui.devices.snapshot import ChipReading, DeviceSnapshot
 from tui.devices.visible_devices import visible_devices, visible_variable
-from tui.profiles import Runtime
+from tui.profile import Runtime
 from tui.server.preflight.check import Check, Offer, failed, passed, warned
 from tui.server.preflight.plan_args import ParallelSizes, gpu_memory_utilization, parallel_sizes
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from tui.devices.locate import NPU_SMI_DIRS
 from tui.devices.snapshot import DeviceSnapshot
-from tui.profiles import Runtime
+from tui.profile import Runtime
 from tui.server.environment import ResolvedEnv
 from tui.server.known_env import is_known, near_miss
 from tui.server.preflight.check import Check, failed, passed, warned

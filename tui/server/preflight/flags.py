@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tui.profiles import Profile
+from tui.profile import Profile
 from tui.server.engine_flags import EngineFlags, engine_flags, normal
 from tui.server.launch_plan import server_command
 from tui.server.model_location import locate_model

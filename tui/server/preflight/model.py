@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tui.profiles import Profile
+from tui.profile import Profile
 from tui.server.model_location import check_model_folder, locate_model
 from tui.server.preflight.check import Check, failed, passed, warned
 from tui.server.preflight.plan_args import option_value

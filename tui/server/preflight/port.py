@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from tui.profiles import Profile
+from tui.profile import Profile
 from tui.server.preflight.check import Check, Offer, failed, passed
 from tui.server.preflight.plan_args import option_value
 

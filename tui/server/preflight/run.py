@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from tui.devices.processes import HeldMemory
 from tui.devices.snapshot import DeviceSnapshot
-from tui.profiles import Profile
+from tui.profile import Profile
 from tui.server.environment import ResolvedEnv
 from tui.server.launch_plan import LaunchPlan, server_command
 from tui.server.preflight.check import Check

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from tui.atomic import atomic_write_text
+from tui.files.atomic import atomic_write_text
 
 MAX_ITEMS_BYTES = 256 * 1024 * 1024
 ITEMS_FILE = "items.jsonl"

@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from tui.atomic import atomic_write_json
+from tui.files.atomic import atomic_write_json
 from tui.stages.accuracy.client import PATHS, Answer, ServerError, ask, first_model, server_root
 from tui.stages.accuracy.dataset import DatasetError, Problem, few_shot_examples, file_sha256, load_test_split
 from tui.stages.accuracy.graders import GraderName, extract, is_correct

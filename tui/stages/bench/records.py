@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import append_line
+from tui.files.atomic import append_line
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from tui.atomic import atomic_write_json
+from tui.files.atomic import atomic_write_json
 from tui.stages.bench import dataset as datasets
 from tui.stages.bench import server_side, warmth
 from tui.stages.bench.arrivals import arrival_offsets

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import fsync_dir
+from tui.files.atomic import fsync_dir
 from tui.stages.dequant.errors import DequantError
 from tui.stages.dequant.install import check_paths, create_partial, fsync_file, install, resolve_dst
 from tui.stages.dequant.io_threads import Reader, Writer

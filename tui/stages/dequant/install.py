@@ -16,7 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tui.atomic import fsync_dir
+from tui.files.atomic import fsync_dir
 from tui.stages.dequant.errors import DequantError, DequantInputError
 from tui.stages.dequant.leftovers import lock_folder
 

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import sys
 
-from tui.atomic import atomic_write_json
+from tui.files.atomic import atomic_write_json
 from tui.stages.events import emit_error, emit_result
 from tui.stages.evidence.options import add_stage_arguments
 

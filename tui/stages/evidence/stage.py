@@ -15,7 +15,7 @@ from typing import Any
 
 from tui.api.client import ApiClient, Timeouts
 from tui.api.errors import ApiError
-from tui.atomic import append_json_line, atomic_write_json
+from tui.files.atomic import append_json_line, atomic_write_json
 from tui.stages.events import emit_log, emit_progress, stage_folder
 from tui.stages.evidence.exchanges import api_exchanges
 from tui.stages.evidence.options import DEFAULT_MAX_TOKENS, default_prompts

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tui.atomic import atomic_write_json, atomic_write_text
+from tui.files.atomic import atomic_write_json, atomic_write_text
 from tui.stages.precision.compare import PositionResult, PromptResult, prompt_numbers
 
 CSV_NAME = "precision_positions.csv"

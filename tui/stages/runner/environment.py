@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import tui
-from tui.xdg import data_home
+from tui.files.xdg import data_home
 
 
 def package_root() -> Path:

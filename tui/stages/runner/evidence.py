@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from tui.atomic import atomic_write_json
 from tui.failures import os_error_reason
+from tui.files.atomic import atomic_write_json
 from tui.stages.events import StageEvent
 
 STAGE_META = "stage.json"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tui.proc import pid_exists
+from tui.processes.commands import pid_exists
 from tui.stages.runner.evidence import RESULT_FILE, STAGE_META
 
 

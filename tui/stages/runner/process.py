@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.clock import Clock, SystemClock
-from tui.proc_tree import process_tree, stop_tree
+from tui.processes.tree import process_tree, stop_tree
 from tui.stages.events import STAGE_DIR_ENV, LogEvent, Result, StageError, StageEvent, parse_event
 from tui.stages.runner.environment import stage_env
 from tui.stages.runner.evidence import EvidenceFiles, unique_folder, write_meta

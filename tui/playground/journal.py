@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tui.atomic import append_json_line
 from tui.failures import os_error_reason
+from tui.files.atomic import append_json_line
 
 JOURNAL = "chat.jsonl"
 Mode = Literal["chat", "completion"]

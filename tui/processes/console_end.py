@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from tui.failures import ConsoleLog, failure_sentence
-from tui.proc_tree import StopReport, become_subreaper, stop_descendants
+from tui.processes.tree import StopReport, become_subreaper, stop_descendants
 
 END_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 WATCHDOG_S = 30.0  # after a hang-up, the most the app gets to close before the console ends without it

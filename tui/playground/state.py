@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tui.api.request import ChatRequest, CompletionRequest, Message, Sampling
-from tui.chat_journal import Conversation, new_conversation_id
-from tui.profiles import Profile
+from tui.playground.journal import Conversation, new_conversation_id
+from tui.profile import Profile
 
 Mode = Literal["chat", "completion"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from tui import __version__
-from tui.atomic import atomic_write_json
 from tui.clock import Clock
+from tui.files.atomic import atomic_write_json
 
 RUN_META = "run.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from tui.clock import Clock, SystemClock
-from tui.proc import CommandRunner, SubprocessRunner
-from tui.profiles import Profile
-from tui.runs import create_run_dir
+from tui.files.runs import create_run_dir
+from tui.processes.commands import CommandRunner, SubprocessRunner
+from tui.profile import Profile
 
 
 @dataclass

@@ -12,9 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.clock import Clock, SystemClock
-from tui.profiles import Profile, ProfileError, load_profile, resolve_profile, shipped_profiles_dir
-from tui.session import ConsoleSession
-from tui.xdg import data_home, default_runs_dir
+from tui.files.xdg import data_home, default_runs_dir
+from tui.profile import Profile, ProfileError, load_profile, resolve_profile, shipped_profiles_dir
+from tui.startup.session import ConsoleSession
 
 DEMO_PROFILE = "demo.toml"
 SIM_HOME_VAR = "NPU_CONSOLE_SIM_HOME"

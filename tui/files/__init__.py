@@ -1,0 +1,1 @@
+"""Files the console reads and writes: atomic writes, bounded reads of operator files, XDG places, run folders."""
