@@ -1,10 +1,10 @@
 """The Playground area: send, stream, cancel, options, presets, history.
 
-A reply streams in a worker; the deltas are
-gathered and drawn at most ~30 times a second (not once per token), the view
-follows the bottom only when the reader is there, Esc cancels and keeps what
-had arrived, and every request and reply goes to the run's `chat.jsonl` as it
-happens.
+A reply streams in a worker, which never touches the view: it posts what has
+arrived (`ReplyStarted`, `ReplyDelta` at most 25 times a second, not once per
+token, `ReplyFinished`) and the handlers here draw it. The view follows the
+bottom only when the reader is there, Esc cancels and keeps what had arrived,
+and every request and reply goes to the run's `chat.jsonl` as it happens.
 """
 
 from __future__ import annotations

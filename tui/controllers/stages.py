@@ -50,6 +50,11 @@ class StagesController(Controller):
         self._queue = DeviceQueue()
         self.demo = DemoCheckpoints(app)
 
+    @property
+    def device_queue(self) -> DeviceQueue:
+        """The line heavy stages wait in for the device (who holds it, who waits)."""
+        return self._queue
+
     def view(self) -> StagesView | None:
         views = self.main.query(StagesView)
         return views.first() if views else None
