@@ -26,11 +26,22 @@ from tui.controllers.bench import BenchController
 from tui.controllers.devices import DEVICE_TOOL_TIMEOUT_S, DevicesController
 from tui.controllers.failure_policy import FailurePolicy
 from tui.controllers.messages import (
+    AreaWanted,
     AttachedTreeChanged,
     ComparisonReady,
+    ConversationReopened,
     OwnServerProcessStopped,
+    PlaygroundSettingsChanged,
+    PromptPicked,
+    ReplyDelta,
+    ReplyFinished,
+    ReplyStarted,
+    ServerNoteChanged,
+    SessionChanged,
     StageEventArrived,
     StageFinished,
+    StageRunPicked,
+    StageStatusChanged,
 )
 from tui.controllers.playground import PlaygroundController
 from tui.controllers.precision import PrecisionController
@@ -224,6 +235,12 @@ class NpuConsoleApp(App[None]):
 
     # ---- routing: each message to the controller of its area -----------------------------------
 
+    def on_area_wanted(self, message: AreaWanted) -> None:
+        self.main.show_area(message.area)
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        self.profile_area.on_session_changed(message)
+
     def on_profile_loaded(self, message: ProfileLoaded) -> None:
         self.profile_area.on_profile_loaded(message)
 
@@ -258,6 +275,9 @@ class NpuConsoleApp(App[None]):
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         self.server_area.on_server_status_changed(message)
 
+    def on_server_note_changed(self, message: ServerNoteChanged) -> None:
+        self.server_area.on_server_note_changed(message)
+
     def on_server_lines_arrived(self, message: ServerLinesArrived) -> None:
         self.server_area.on_server_lines_arrived(message)
 
@@ -281,6 +301,30 @@ class NpuConsoleApp(App[None]):
 
     def on_comparison_ready(self, message: ComparisonReady) -> None:
         self.stages_area.on_comparison_ready(message)
+
+    def on_stage_status_changed(self, message: StageStatusChanged) -> None:
+        self.stages_area.on_stage_status_changed(message)
+
+    def on_stage_run_picked(self, message: StageRunPicked) -> None:
+        self.stages_area.on_stage_run_picked(message)
+
+    async def on_reply_started(self, message: ReplyStarted) -> None:
+        await self.playground_area.on_reply_started(message)
+
+    def on_reply_delta(self, message: ReplyDelta) -> None:
+        self.playground_area.on_reply_delta(message)
+
+    def on_reply_finished(self, message: ReplyFinished) -> None:
+        self.playground_area.on_reply_finished(message)
+
+    def on_playground_settings_changed(self, message: PlaygroundSettingsChanged) -> None:
+        self.playground_area.on_playground_settings_changed(message)
+
+    def on_prompt_picked(self, message: PromptPicked) -> None:
+        self.playground_area.on_prompt_picked(message)
+
+    async def on_conversation_reopened(self, message: ConversationReopened) -> None:
+        await self.playground_area.on_conversation_reopened(message)
 
     def on_playground_view_send_prompt(self, message: PlaygroundView.SendPrompt) -> None:
         self.playground_area.send(message.text)

@@ -190,6 +190,21 @@ async def test_precision_in_the_demo_without_torch_in_the_stage_python_says_so_i
 
 
 
+async def test_the_demo_model_without_a_run_folder_is_one_sentence(tmp_path: Path) -> None:
+    """Building the demo's model needs the run folder; when it cannot be made, that is said, not raised."""
+    (tmp_path / "runs").write_text("a file where the run folders should go")
+    app = demo_console(tmp_path)
+    notes = capture_notes(app)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("P")
+        await wait_until(pilot, lambda: any("needs the run folder" in note for note in notes), timeout=30,
+                         what="the sentence about the run folder")
+        (note,) = [note for note in notes if "needs the run folder" in note]
+        assert note.startswith("Building a tiny real model") and note.count(". ") == 0
+        await wait_until(pilot, lambda: "needs the run folder" in stage_status(app), what="the stage line")
+        assert not isinstance(app.screen, ChoiceScreen)
+
+
 async def test_precision_on_a_real_host_names_what_the_folder_lacks(tmp_path: Path) -> None:
     folder = tmp_path / "half-downloaded"
     folder.mkdir()

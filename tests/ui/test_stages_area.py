@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import replace
@@ -85,3 +86,33 @@ async def test_x_cancels_a_running_stage_and_its_process_group(tmp_path: Path) -
         import psutil
 
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+async def test_a_stage_that_queues_for_the_device_says_what_it_waits_for(tmp_path: Path) -> None:
+    """The waiting line and the start are posted by the stage's worker and drawn by the Stages area."""
+    from tests.stages.test_download import stand_in
+
+    host = prepare_demo_host(tmp_path / "sim")
+    profile = load_profile(shipped_profiles_dir() / "qwen2.5-coder-0.5b-ascend.toml")  # a ModelScope model
+    env = host.env({**os.environ, "PYTHONPATH": str(stand_in(tmp_path)), "FAKE_MODELSCOPE": "ok",
+                    "MODELSCOPE_CACHE": str(tmp_path / "cache")})
+    app = make_app(ConsoleSession(profile=profile, runs_root=tmp_path / "runs", env=env), host_sampler=FixedHost())
+    release = asyncio.Event()
+
+    async def hold_the_device() -> None:
+        async with app.stages_area.device_queue.slot("precision"):
+            await release.wait()
+
+    def status() -> str:
+        return str(app.main.query_one("#stage-status").content)  # type: ignore[attr-defined]
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        holder = asyncio.create_task(hold_the_device())
+        await wait_until(pilot, lambda: app.stages_area.device_queue.running == "precision", what="the device held")
+        await pilot.press("D")
+        await wait_until(pilot, lambda: "waiting for precision to finish" in status(), timeout=20,
+                         what="the waiting line")
+        assert status().startswith("Download Qwen/") and app.stages_area.running is None
+        release.set()
+        await holder
+        await wait_until(pilot, lambda: "download: succeeded" in status(), timeout=60, what="the download's end")

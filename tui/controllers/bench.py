@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tui.controllers.base import Controller
-from tui.controllers.messages import ComparisonReady
+from tui.controllers.messages import AreaWanted, ComparisonReady
 from tui.files.atomic import atomic_write_json
 from tui.profile import Profile
 from tui.screens.choice import Choice, ChoiceScreen
@@ -92,7 +92,7 @@ class BenchController(Controller):
             # the label is what runs, not what is selected
             label=label if self.app.server.status.state != "attached" else "attached",
             tokenizer=location.path, api_key_env=profile.server.api_key_env)
-        self.main.show_area("stages")
+        self.app.post_message(AreaWanted("stages"))
         return await self.app.stages_area.stage_now("bench", args, f"Benchmark ({mode}) {url}", python=sys.executable)
 
     async def _launch_and_wait(self, profile: Profile, variant: str) -> str | None:

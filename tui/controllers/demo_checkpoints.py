@@ -9,17 +9,19 @@ Without torch and safetensors there, the demo says so in one sentence.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from tui.controllers.messages import StageStatusChanged
+from tui.failures import os_error_reason
 from tui.sim.settings import SIM_HOME_ENV
 from tui.stages.events import StageError
 from tui.stages.launch import stage_python
 from tui.stages.runner import StageRun
-from widgets.stages_view import StagesView
 
 if TYPE_CHECKING:
     from tui.app import NpuConsoleApp
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
 DEMO_FP8 = "tiny-fp8"
 DEMO_BF16 = "tiny-fp8-as-bf16"
 DEMO_REAL_MODEL = "tiny-qwen2"
+
+
+def _built(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
 
 class DemoCheckpoints:
@@ -51,14 +57,11 @@ class DemoCheckpoints:
     async def build(self, kind: str, folder: Path) -> bool:
         """Build the demo's `kind` ("fp8" or "model") checkpoint in `folder` unless it is there; False (and the
         reason said) when it cannot be built."""
-        if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+        if await asyncio.to_thread(_built, folder):
             return True
         what = "a tiny FP8 checkpoint" if kind == "fp8" else "a tiny real model"
-        views = self.app.main.query(StagesView)
-        view = views.first() if views else None
-        if view is not None:
-            view.clear_stage()
-            view.show_stage(Text(f"Demo: building {what} in {folder} (first time only)…"), None, None, True)
+        self.app.post_message(StageStatusChanged(Text(f"Demo: building {what} in {folder} (first time only)…"),
+                                                 busy=True, fresh=True))
         errors: list[str] = []
 
         def on_event(event: object) -> None:
@@ -66,15 +69,21 @@ class DemoCheckpoints:
                 errors.append(event.message)
 
         session = self.app.session
-        run_dir = session.ensure_run_dir()
+        try:
+            run_dir = await asyncio.to_thread(session.ensure_run_dir)
+        except OSError as error:
+            return self._failed(f"Building {what} needs the run folder, and it could not be made: "
+                                f"{os_error_reason(error)}.")
         stage = StageRun("demo-checkpoint", [kind, str(folder)], run_dir=run_dir, python=self._python(),
                          env=dict(session.env), module="tui.sim.demo_checkpoints", on_event=on_event)
         outcome = await stage.run()
         if outcome.ok:
             return True
-        sentence = errors[0] if errors else (outcome.error or f"building {what} failed")
-        if view is not None:
-            view.show_stage(Text(sentence, style="bold red"), None, None, False)
+        return self._failed(errors[0] if errors else (outcome.error or f"building {what} failed"))
+
+    def _failed(self, sentence: str) -> bool:
+        """Say why the demo's checkpoint was not built, on the stage's line and as a notice; False."""
+        self.app.post_message(StageStatusChanged(Text(sentence, style="bold red"), busy=False))
         self.app.notify(sentence, title="Demo", severity="warning", timeout=12)
         return False
 

@@ -1,15 +1,16 @@
 """The Playground area: send, stream, cancel, options, presets, history.
 
-A reply streams in a worker; the deltas are
-gathered and drawn at most ~30 times a second (not once per token), the view
-follows the bottom only when the reader is there, Esc cancels and keeps what
-had arrived, and every request and reply goes to the run's `chat.jsonl` as it
-happens.
+A reply streams in a worker, which never touches the view: it posts what has
+arrived (`ReplyStarted`, `ReplyDelta` at most 25 times a second, not once per
+token, `ReplyFinished`) and the handlers here draw it. The view follows the
+bottom only when the reader is there, Esc cancels and keeps what had arrived,
+and every request and reply goes to the run's `chat.jsonl` as it happens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,14 @@ from tui.api.curl import as_curl
 from tui.api.errors import ApiError
 from tui.api.reply import Reply
 from tui.controllers.base import Controller
+from tui.controllers.messages import (
+    ConversationReopened,
+    PlaygroundSettingsChanged,
+    PromptPicked,
+    ReplyDelta,
+    ReplyFinished,
+    ReplyStarted,
+)
 from tui.failures import os_error_reason
 from tui.files.runs import safe_name
 from tui.playground.journal import ChatJournal, journals_under, read_conversations
@@ -63,6 +72,8 @@ class PlaygroundController(Controller):
         self.state = PlaygroundState.from_profile(profile) if profile else PlaygroundState()
         self._state_profile = profile  # the profile `state` was made from: an equal one again keeps the conversation
         self._last_exchange: tuple[str, Reply | None, Any] | None = None  # prompt, reply, the HttpRequest
+        self._reply_ids = itertools.count(1)
+        self._turns: dict[int, ChatTurn] = {}  # the turns whose reply is streaming, by their message's reply_id
 
     def use_profile(self) -> None:
         """A new profile: a new conversation with its settings (the profile it already has: nothing changes)."""
@@ -186,9 +197,7 @@ class PlaygroundController(Controller):
     # ---- streaming ---------------------------------------------------------------------------
 
     async def _stream_reply(self, prompt: str) -> None:
-        view = self._playground_view()
-        if view is None:
-            return
+        """Send `prompt` and stream the reply; the turn is drawn by the handlers of the messages posted here."""
         state = self.state
         try:
             run_dir: Path | None = await asyncio.to_thread(self.session.ensure_run_dir)
@@ -197,62 +206,95 @@ class PlaygroundController(Controller):
             self.app.notify(f"This chat is not saved: no run folder ({os_error_reason(error)}).", title="Chat journal",
                             severity="error", timeout=10)
         journal = ChatJournal(run_dir)
-        label = "you" if state.mode == "chat" else "prompt"
-        turn = await view.start_turn(prompt, label)
-        view.streaming = True
+        reply_id = next(self._reply_ids)
+        self.app.post_message(ReplyStarted(reply_id, prompt, "you" if state.mode == "chat" else "prompt"))
         answer: list[str] = []
         thinking: list[str] = []
-        async with self._client() as client:
-            if state.model is None:
-                try:
-                    models = await client.list_models()
-                except ApiError as error:
-                    view.streaming = False
-                    turn.finish("", str(error))
-                    return
-                state.model = models[0].id if models else None
-            request = state.request(prompt)
-            stream = client.stream(request)
-            self._last_exchange = (prompt, None, stream.request)
-            unsaved = await asyncio.to_thread(journal.request, state.conversation_id, state.mode, state.model or "",
-                                              self._api_root(), stream.request.json_body(), prompt, state.system)
-            if unsaved is not None:
-                self.app.notify(unsaved, title="Chat journal", severity="error", timeout=10)
-            drawn_at = 0.0
-            cancelled = False
-            try:
+        stream = None
+        cancelled = told = False
+        try:
+            async with self._client() as client:
+                if state.model is None:
+                    try:
+                        models = await client.list_models()
+                    except ApiError as error:
+                        told = True
+                        self.app.post_message(ReplyFinished(reply_id, None, error=str(error)))
+                        return
+                    state.model = models[0].id if models else None
+                request = state.request(prompt)
+                stream = client.stream(request)
+                self._last_exchange = (prompt, None, stream.request)
+                unsaved = await asyncio.to_thread(journal.request, state.conversation_id, state.mode,
+                                                  state.model or "", self._api_root(), stream.request.json_body(),
+                                                  prompt, state.system)
+                if unsaved is not None:
+                    self.app.notify(unsaved, title="Chat journal", severity="error", timeout=10)
+                posted_at = 0.0
                 async with stream:
                     async for delta in stream:
                         answer.append(delta.text)
                         thinking.append(delta.reasoning)
                         now = time.monotonic()
-                        if now - drawn_at >= REPAINT_EVERY_S:
-                            drawn_at = now
-                            view.update_turn(turn, "".join(answer), "".join(thinking))
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
-            finally:
-                view.streaming = False
+                        if now - posted_at >= REPAINT_EVERY_S:
+                            posted_at = now
+                            self.app.post_message(ReplyDelta(reply_id, "".join(answer), "".join(thinking)))
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            if stream is None:  # it ended before the request went out: nothing to keep or journal
+                if not told:
+                    self.app.post_message(ReplyFinished(reply_id, None, cancelled=cancelled,
+                                                        error=None if cancelled else "The request was not sent."))
+            else:
                 reply = stream.reply if stream.finished else Reply(
                     text="".join(answer), reasoning="".join(thinking), partial=True, error="cancelled")
-                self._finish_turn(view, turn, prompt, reply, journal, cancelled)
+                self._keep(prompt, reply, stream.request)
+                unsaved = None
+                try:  # journalled (a partial reply too) before the turn is drawn as ended
+                    unsaved = await asyncio.to_thread(journal.reply, state.conversation_id, reply.text,
+                                                      reply.reasoning, reply.finish_reason, reply.error,
+                                                      reply.partial, reply.timings.to_json())
+                finally:
+                    self.app.post_message(ReplyFinished(reply_id, reply, cancelled=cancelled))
+                if unsaved is not None:
+                    self.app.notify(unsaved, title="Chat journal", severity="error", timeout=10)
 
-    def _finish_turn(self, view: PlaygroundView, turn: ChatTurn, prompt: str, reply: Reply,
-                     journal: ChatJournal, cancelled: bool) -> None:
-        """Draw the final text and numbers, remember the turn, and journal the reply (also when cancelled)."""
-        state = self.state
-        view.update_turn(turn, reply.text, reply.reasoning)
-        error = "Cancelled (Esc): the text above is what had arrived." if cancelled else reply.error
-        turn.finish(reply_stats(reply), error, reply.logprobs)
-        if self._last_exchange is not None:
-            self._last_exchange = (prompt, reply, self._last_exchange[2])
+    def _keep(self, prompt: str, reply: Reply, http_request: Any) -> None:
+        """Remember the exchange (for the copy keys) and, when it is complete, the turn (for the next prompt)."""
+        self._last_exchange = (prompt, reply, http_request)
         if reply.ok and not reply.partial:
-            state.remember(prompt, reply.text)
-        unsaved = journal.reply(state.conversation_id, reply.text, reply.reasoning, reply.finish_reason, reply.error,
-                                reply.partial, reply.timings.to_json())
-        if unsaved is not None:
-            self.app.notify(unsaved, title="Chat journal", severity="error", timeout=10)
+            self.state.remember(prompt, reply.text)
+
+    # ---- the reply's messages ----------------------------------------------------------------
+
+    async def on_reply_started(self, message: ReplyStarted) -> None:
+        view = self._playground_view()
+        if view is None:
+            return
+        self._turns[message.reply_id] = await view.start_turn(message.prompt, message.label)
+        view.streaming = True
+
+    def on_reply_delta(self, message: ReplyDelta) -> None:
+        view, turn = self._playground_view(), self._turns.get(message.reply_id)
+        if view is not None and turn is not None:
+            view.update_turn(turn, message.text, message.reasoning)
+
+    def on_reply_finished(self, message: ReplyFinished) -> None:
+        """Draw the final text and numbers (the sentence why, when it failed or was cancelled)."""
+        view, turn = self._playground_view(), self._turns.pop(message.reply_id, None)
+        if view is not None:
+            view.streaming = bool(self._turns)
+        reply = message.reply
+        if view is not None and turn is not None:
+            if reply is None:
+                turn.finish("", "Cancelled (Esc) before the request was sent." if message.cancelled
+                            else message.error)
+            else:
+                view.update_turn(turn, reply.text, reply.reasoning)
+                error = "Cancelled (Esc): the text above is what had arrived." if message.cancelled else reply.error
+                turn.finish(reply_stats(reply), error, reply.logprobs)
         self.show_settings()
 
     # ---- dialogs -----------------------------------------------------------------------------
@@ -269,7 +311,7 @@ class PlaygroundController(Controller):
                                                                 models))
         if options is not None:
             state.model, state.system, state.sampling = options.model, options.system, options.sampling
-            self.show_settings()
+            self.app.post_message(PlaygroundSettingsChanged())
 
     async def _pick_preset(self) -> None:
         profile = self.session.profile
@@ -281,9 +323,8 @@ class PlaygroundController(Controller):
             return
         choices = [Choice(str(i), preset.replace("\n", "⏎")[:90]) for i, preset in enumerate(presets)]
         picked = await self.app.push_screen_wait(ChoiceScreen("Prompt presets", choices))
-        view = self._playground_view()
-        if picked is not None and view is not None:
-            view.set_prompt(presets[int(picked)])
+        if picked is not None:
+            self.app.post_message(PromptPicked(presets[int(picked)]))
 
     async def _reopen_history(self) -> None:
         profile = self.session.profile
@@ -298,16 +339,32 @@ class PlaygroundController(Controller):
             for i, c in enumerate(conversations[:50])
         ]
         picked = await self.app.push_screen_wait(ChoiceScreen("Reopen a conversation", choices))
-        view = self._playground_view()
-        if picked is None or view is None:
+        if picked is None:
             return
         conversation = conversations[int(picked)]
         self.state.reopen(conversation)
+        self.app.post_message(ConversationReopened(conversation))
+        self.app.notify(f"Reopened: {conversation.title.rstrip('.')}. New prompts continue it.")
+
+    # ---- what the dialogs chose --------------------------------------------------------------
+
+    def on_playground_settings_changed(self, message: PlaygroundSettingsChanged) -> None:
+        self.show_settings()
+
+    def on_prompt_picked(self, message: PromptPicked) -> None:
+        view = self._playground_view()
+        if view is not None:
+            view.set_prompt(message.text)
+
+    async def on_conversation_reopened(self, message: ConversationReopened) -> None:
+        """The reopened conversation's turns, drawn as they were saved."""
+        view, conversation = self._playground_view(), message.conversation
+        if view is None:
+            return
         await view.clear()
         for saved in conversation.turns:
             turn = await view.start_turn(saved.prompt, "you" if conversation.mode == "chat" else "prompt")
             view.update_turn(turn, saved.reply or "", saved.reasoning)
             turn.finish("saved " + (saved.finish_reason or ""), saved.error)
         self.show_settings()
-        self.app.notify(f"Reopened: {conversation.title.rstrip('.')}. New prompts continue it.")
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from tui.controllers.base import Controller
+from tui.controllers.messages import AreaWanted
 from tui.files.atomic import atomic_write_json
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.server.model_location import check_model_folder, locate_model
@@ -35,7 +36,7 @@ class PrecisionController(Controller):
             await asyncio.to_thread(check_model_folder, location.path)
         if (location.path is None or problems) and self.session.simulated:
             # The simulated folder has config files only: the demo checks a tiny real model instead.
-            self.main.show_area("stages")
+            self.app.post_message(AreaWanted("stages"))
             demo_model = await self.app.stages_area.demo.precision_model()
             if demo_model is None:
                 return
@@ -63,6 +64,6 @@ class PrecisionController(Controller):
         url = status.url if picked == "api" else None
         args = precision_args(settings, Path(location.path), prompts_file, url=url,
                               served_model=profile.server.served_model_name)
-        self.main.show_area("stages")
+        self.app.post_message(AreaWanted("stages"))
         where = "the server's logprobs" if url else f"{settings.device} {settings.dtype}"
         self.app.stages_area.run_stage("precision", args, f"Precision: CPU float32 vs {where}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from tui.controllers.base import Controller
+from tui.controllers.messages import SessionChanged
 from tui.devices.host import HostSampler, disk_probe_path
 from tui.profile import Profile, ProfileError, discover_profiles, load_profile
 from tui.screens.choice import Choice, ChoiceScreen
@@ -33,9 +34,9 @@ class ProfileController(Controller):
         self.worker(self._switch_variant, group="variants", exclusive=True)
 
     def select_variant(self, variant: str) -> None:
-        """Make `variant` the selected one (what the next launch runs) and redraw."""
+        """Make `variant` the selected one (what the next launch runs); what shows it is drawn again."""
         self.session.variant = variant
-        self.show_profile()
+        self.app.post_message(SessionChanged())
 
     async def _switch_profile(self) -> None:
         server = self.app.server
@@ -112,6 +113,12 @@ class ProfileController(Controller):
     def on_run_dir_ready(self, message: RunDirReady) -> None:
         for view in self.main.query(StagesView):
             view.show_run_dir(message.path, message.error)
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        if message.header_only:
+            self.show_header()
+        else:
+            self.show_profile()
 
     def on_profile_loaded(self, message: ProfileLoaded) -> None:
         self.session.use_profile(message.profile)

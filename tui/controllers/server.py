@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tui.controllers.base import Controller
-from tui.controllers.messages import AttachedTreeChanged, OwnServerProcessStopped
+from tui.controllers.messages import (
+    AreaWanted,
+    AttachedTreeChanged,
+    OwnServerProcessStopped,
+    ServerNoteChanged,
+    SessionChanged,
+)
 from tui.devices.chip_memory import chip_memory_used_mb
 from tui.devices.processes import HeldMemory
 from tui.devices.visible_devices import visible_devices
@@ -135,7 +141,7 @@ class ServerController(Controller):
             plan = launch_plan(profile, variant, self.session.env)
         except ProfileError as error:
             return str(error)
-        self.main.show_area("server")
+        self.app.post_message(AreaWanted("server"))
         previous = self.app.server.status.state
         self.app.server.set_status("preflight")
         env = await self._preflight(profile, plan)
@@ -185,10 +191,9 @@ class ServerController(Controller):
         self.app.server.attach(target.log_path, target.url, target.from_start, api_key, self.session.run_dir)
         self._attached_pids = await asyncio.to_thread(server_tree, target.pid)
         self.app.post_message(AttachedTreeChanged(self._attached_pids))
-        self.main.show_area("server")
-        for view in self.main.query(ServerView):
-            view.show_note(f"Attached: {target.summary}." if target.findings else None,
-                           warning=not target.alive)
+        self.app.post_message(AreaWanted("server"))
+        self.app.post_message(ServerNoteChanged(f"Attached: {target.summary}." if target.findings else None,
+                                                warning=not target.alive))
         self.app.notify(f"Attached to {target.log_path or target.url}: {target.summary or 'not checked'}. "
                         "Stopping only detaches.", title="Attached" if target.alive else "Attached to nothing alive",
                         severity="information" if target.alive else "warning", timeout=12)
@@ -280,7 +285,7 @@ class ServerController(Controller):
             return
         self.session.launched_pids = (self.app.server.status.pid,) if self.app.server.status.pid else ()
         self._running_launch = RunningLaunch(profile.name, plan.variant)
-        self.app.profile_area.show_header()
+        self.app.post_message(SessionChanged(header_only=True))
 
     async def stop_and_check(self, *, quitting: bool = False) -> None:
         """Stop our server's tree; then, unless the console is quitting, wait for the reading the HBM check needs."""
@@ -332,6 +337,10 @@ class ServerController(Controller):
 
     def on_own_server_process_stopped(self, message: OwnServerProcessStopped) -> None:
         self._killed_own = (message.pid, message.name)
+
+    def on_server_note_changed(self, message: ServerNoteChanged) -> None:
+        for view in self.main.query(ServerView):
+            view.show_note(message.note, warning=message.warning)
 
     def on_server_status_changed(self, message: ServerStatusChanged) -> None:
         killed = self._killed_own

@@ -18,7 +18,14 @@ from rich.text import Text
 
 from tui.controllers.base import Controller
 from tui.controllers.demo_checkpoints import DEMO_BF16, DEMO_FP8, DemoCheckpoints
-from tui.controllers.messages import ComparisonReady, StageEventArrived, StageFinished
+from tui.controllers.messages import (
+    ComparisonReady,
+    SessionChanged,
+    StageEventArrived,
+    StageFinished,
+    StageRunPicked,
+    StageStatusChanged,
+)
 from tui.profile import ProfileError, expand_value, save_profile
 from tui.screens.choice import Choice, ChoiceScreen
 from tui.screens.confirm import ConfirmScreen
@@ -42,6 +49,11 @@ class StagesController(Controller):
         self.running: StageRun | None = None  # the stage running now
         self._queue = DeviceQueue()
         self.demo = DemoCheckpoints(app)
+
+    @property
+    def device_queue(self) -> DeviceQueue:
+        """The line heavy stages wait in for the device (who holds it, who waits)."""
+        return self._queue
 
     def view(self) -> StagesView | None:
         views = self.main.query(StagesView)
@@ -158,11 +170,9 @@ class StagesController(Controller):
                                                                    and run.result.get("label") else ""),
                           run.summary or (run.error or "")) for i, run in enumerate(runs)]
         picked = await self.app.push_screen_wait(ChoiceScreen(f"Stage runs in {run_dir}", choices))
-        view = self.view()
-        if picked is not None and view is not None:
+        if picked is not None:
             run = runs[int(picked)]
-            view.show_result(f"{run.name}: {run.state}", run.result, run.error, run.folder)
-            self.main.show_area("stages")
+            self.app.post_message(StageRunPicked(f"{run.name}: {run.state}", run.result, run.error, run.folder))
 
     # ---- running -----------------------------------------------------------------------------
 
@@ -183,14 +193,12 @@ class StagesController(Controller):
         `python` overrides the profile's stage Python: the benchmark needs only
         the console's own packages (aiohttp), not the serving environment's.
         """
-        view = self.view()
         profile = self.session.profile
         run_dir = await asyncio.to_thread(self.session.ensure_run_dir)
-        if view is not None:
-            view.clear_stage()
-            if self._queue.running is not None:
-                view.show_stage(Text(f"{title}: waiting for {self._queue.running} to finish",
-                                     style="yellow"), None, None, False)
+        waiting_for = self._queue.running
+        self.app.post_message(StageStatusChanged(
+            Text(f"{title}: waiting for {waiting_for} to finish", style="yellow") if waiting_for is not None
+            else None, busy=False, fresh=True))
         meter = ProgressMeter()
         ttft_history: deque[float | None] = deque(maxlen=TTFT_HISTORY)
 
@@ -224,8 +232,7 @@ class StagesController(Controller):
             stage = StageRun(name, args, run_dir=run_dir, python=python, env=env, on_event=on_event,
                              on_stderr=on_stderr)
             self.running = stage
-            if view is not None:
-                view.show_stage(Text(f"{title}: starting…"), None, None, True)
+            self.app.post_message(StageStatusChanged(Text(f"{title}: starting…"), busy=True))
             try:
                 outcome = await stage.run()
             finally:
@@ -254,7 +261,7 @@ class StagesController(Controller):
             self.app.notify(f"Could not save {profile.path}: {error}", severity="error")
             return
         self.session.update_profile(updated)
-        self.app.profile_area.show_profile()
+        self.app.post_message(SessionChanged())
         self.app.notify(f"{profile.name} now serves {path}.")
 
     # ---- messages --------------------------------------------------------------------------
@@ -266,6 +273,21 @@ class StagesController(Controller):
             view.show_result(f"Benchmark comparison: {comparison.get('a')} → {comparison.get('b')}", comparison,
                              None, message.folder)
         self.main.show_area("stages")
+
+    def on_stage_status_changed(self, message: StageStatusChanged) -> None:
+        view = self.view()
+        if view is None:
+            return
+        if message.fresh:
+            view.clear_stage()
+        if message.line is not None:
+            view.show_stage(message.line, None, None, message.busy)
+
+    def on_stage_run_picked(self, message: StageRunPicked) -> None:
+        view = self.view()
+        if view is not None:
+            view.show_result(message.title, message.result, message.error, message.folder)
+            self.main.show_area("stages")
 
     def on_stage_event_arrived(self, message: StageEventArrived) -> None:
         view = self.view()
