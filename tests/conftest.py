@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Generator
 from pathlib import Path
 
@@ -35,6 +36,13 @@ _GUARD = LeftoverGuard()
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     become_subreaper()
+    # The suite starts its commands as a terminal would, whatever started the suite: under `nohup` or as a
+    # script's background job, SIGHUP/SIGINT come in ignored, and children would inherit that. The tests that
+    # mean such a start say so themselves (`nohup` and `&` cases in tests/hostile and tests/server).
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -107,8 +107,9 @@ def _command_module(name: str) -> ModuleType:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tui.commands.guard import run_guarded
+    from tui.commands.guard import run_guarded, take_back_interrupt
 
+    take_back_interrupt()  # a background job starts with SIGINT ignored; we stop what we start through it
     if args.command in SUBCOMMANDS:
         module = _command_module(args.command)
         return run_guarded(f"npu-console {args.command}", lambda: int(module.run(args)))

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -108,13 +108,24 @@ def _stage_of(bench: subprocess.Popen[bytes]) -> psutil.Process:
     return found
 
 
+def _ignoring(*signums: int) -> Callable[[], None]:
+    """A child's start as a shell would make it: a background job ignores SIGINT, `nohup` ignores SIGHUP."""
+    def start() -> None:
+        for signum in signums:
+            signal.signal(signum, signal.SIG_IGN)
+    return start
+
+
+@pytest.mark.parametrize("started", ["foreground", "background"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_to_bench_stops_its_stage_and_exits_128_plus_the_signal(
-    signum: int, slow_url: str, tmp_path: Path
+    signum: int, started: str, slow_url: str, tmp_path: Path
 ) -> None:
+    """Also as `npu-console bench … &` from a script, which starts with SIGINT ignored: `kill` must still stop it."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     bench = subprocess.Popen([sys.executable, "-m", "tui", *_bench_args(slow_url, tmp_path / "runs")],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             preexec_fn=_ignoring(signal.SIGINT) if started == "background" else None)
     try:
         stage = _stage_of(bench)
         wait_for(lambda: list((tmp_path / "runs").rglob("requests.jsonl")) or stage.cpu_times().user > 0.2,
@@ -134,3 +145,24 @@ def test_a_signal_to_bench_stops_its_stage_and_exits_128_plus_the_signal(
     err = bench.stderr.read().decode()
     assert "Traceback" not in err
     assert "the stage was stopped" in err
+
+
+def test_under_nohup_a_hangup_leaves_bench_running_and_sigterm_still_stops_it(slow_url: str, tmp_path: Path) -> None:
+    """`nohup npu-console bench … &`: the hang-up is ignored as asked (the status says SIGTERM ended it, not SIGHUP)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    bench = subprocess.Popen([sys.executable, "-m", "tui", *_bench_args(slow_url, tmp_path / "runs")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             preexec_fn=_ignoring(signal.SIGINT, signal.SIGHUP))
+    try:
+        stage = _stage_of(bench)
+        wait_for(lambda: list((tmp_path / "runs").rglob("requests.jsonl")) or stage.cpu_times().user > 0.2,
+                 60.0, what="the stage at work")
+        bench.send_signal(signal.SIGHUP)
+        bench.send_signal(signal.SIGTERM)
+        status, _ = wait_child(bench, 60.0)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    assert status == 128 + signal.SIGTERM, "the hang-up was ignored, SIGTERM stopped it"
+    assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE

@@ -153,8 +153,10 @@ def only_run_dir(runs: Path, profile: str = "demo") -> Path:
     return run_dir
 
 
-def serve_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
-    """`serve` as in an SSH session or a tmux pane: the session leader of its own terminal (a pty)."""
+def serve_on_a_terminal(argv: list[str], env: dict[str, str],
+                        ignore: tuple[int, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
+    """`serve` as in an SSH session or a tmux pane: the session leader of its own terminal (a pty);
+    `ignore`: signals it starts with ignored (`nohup … &` ignores SIGHUP and SIGINT)."""
     import fcntl
     import termios
 
@@ -163,6 +165,8 @@ def serve_on_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[subproces
     def own_terminal() -> None:
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        for signum in ignore:
+            signal.signal(signum, signal.SIG_IGN)
 
     process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, preexec_fn=own_terminal)
     os.close(slave)
@@ -217,6 +221,41 @@ def test_a_hang_up_stops_the_whole_tree_and_exits_129(
             os.kill(pid, signal.SIGKILL)
     stop = json.loads((only_run_dir(tmp_path / "runs") / "stop.json").read_text())
     assert stop["how"] == "stopped" and "SIGHUP" in stop["asked_by"] and stop["survivors"] == []
+
+
+def test_under_nohup_a_hang_up_leaves_the_server_serving_and_sigterm_stops_it(
+    demo_profile: tuple[Path, dict[str, str], int], tmp_path: Path
+) -> None:
+    """`nohup npu-console serve … &`: the operator asked to survive the SSH drop; `kill PID` still stops the tree."""
+    import urllib.request
+
+    profile, env, port = demo_profile
+    argv = [sys.executable, "-m", "tui", "serve", "--profile", str(profile), "--variant", "eager",
+            "--runs-dir", str(tmp_path / "runs")]
+    process, master = serve_on_a_terminal(argv, env, ignore=(signal.SIGHUP, signal.SIGINT))
+    tree: list[int] = []
+    try:
+        seen = read_terminal_until(master, "Ready: the API answers.")
+        assert "SIGHUP is ignored (nohup)" in seen
+        tree = descendants(process.pid)
+        os.close(master)  # the hang-up: SIGHUP comes, and is ignored as nohup asked
+        master = -1
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=30) as reply:
+            assert reply.status == 200, "still serving after the terminal went away"
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, "SIGTERM ended it, not the hang-up"
+        assert not alive(tree)
+    finally:
+        if master >= 0:
+            os.close(master)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in alive(tree):
+            os.kill(pid, signal.SIGKILL)
+    stop = json.loads((only_run_dir(tmp_path / "runs") / "stop.json").read_text())
+    assert stop["how"] == "stopped" and "SIGTERM" in stop["asked_by"] and stop["survivors"] == []
 
 
 def test_sigterm_stops_the_whole_tree_and_exits_143(

@@ -36,15 +36,35 @@ class InterruptSignals:
         return 128 + (self.received or signal.SIGINT)
 
 
+def take_back_interrupt() -> None:
+    """Give SIGINT back its Python handler when this process started with it ignored.
+
+    A non-interactive shell starts a background job (`npu-console bench … &`) with
+    SIGINT ignored. The console stops what it started through SIGINT (Ctrl-C, and
+    SIGTERM/SIGHUP turned into it, see `interrupt_signals`), so an inherited "ignore"
+    would leave `kill PID` doing nothing; taking the handler back also lets the
+    stages and servers it starts begin with SIGINT at its default.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def hangup_ignored() -> bool:
+    """True under `nohup`: the operator asked that a hang-up not end this command (nor what it runs)."""
+    return signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+
+
 @contextlib.contextmanager
 def interrupt_signals(*signals: signal.Signals) -> Iterator[InterruptSignals]:
-    """Within the block, SIGTERM and SIGHUP (by default) act as Ctrl-C does, remembering which one came.
+    """Within the block, SIGTERM and SIGHUP (by default; not SIGHUP under nohup) act as Ctrl-C does.
 
     The signal is turned into a SIGINT to this process, so `asyncio.run` cancels its
     main task (which stops what it started) and raises KeyboardInterrupt, exactly
     as on Ctrl-C. The previous handlers come back after the block.
     """
     chosen = signals or (signal.SIGTERM, signal.SIGHUP)
+    if hangup_ignored():  # nohup: a hang-up stays ignored, as the operator asked
+        chosen = tuple(sig for sig in chosen if sig != signal.SIGHUP)
     seen = InterruptSignals()
 
     def handler(signum: int, _frame: FrameType | None) -> None:

@@ -12,7 +12,9 @@ Signals: Ctrl-C (SIGINT) stops the server's tree and exits 0 when it went
 cleanly; SIGHUP (the SSH connection or the tmux session went away) and SIGTERM
 stop it too and exit 128 + the signal's number, so the server never outlives
 the command that started it. A signal before the launch exits the same way
-with nothing to stop.
+with nothing to stop. Under `nohup` a hang-up stays ignored, as the operator
+asked: the server keeps serving after the terminal goes, and Ctrl-C or
+`kill PID` (SIGTERM) still stop its tree.
 
 `--profile demo` (or `npu-console --demo serve`) brings up the simulated host
 first, exactly like `npu-console --demo`.
@@ -32,6 +34,8 @@ import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+from tui.commands.guard import hangup_ignored
 
 if TYPE_CHECKING:
     import asyncio
@@ -107,7 +111,8 @@ class SignalWatch:
         self.stopping = False
         self._err = err
         self._loop = loop
-        for sig in STOP_SIGNALS:
+        self.watched = tuple(sig for sig in STOP_SIGNALS if not (sig == signal.SIGHUP and hangup_ignored()))
+        for sig in self.watched:
             loop.add_signal_handler(sig, self._received, sig)
 
     def _received(self, sig: signal.Signals) -> None:
@@ -119,7 +124,7 @@ class SignalWatch:
         self.event.set()
 
     def close(self) -> None:
-        for sig in STOP_SIGNALS:
+        for sig in self.watched:
             self._loop.remove_signal_handler(sig)
 
     @property
@@ -135,6 +140,9 @@ async def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     become_subreaper()  # a server's double-forked daemon is re-parented to us, and stopped with its tree
     signals = SignalWatch(asyncio.get_running_loop(), err)
+    if signal.SIGHUP not in signals.watched:
+        print("npu-console serve: SIGHUP is ignored (nohup): the server stays when the terminal goes; "
+              "Ctrl-C or `kill PID` stop it.", file=out, flush=True)
     try:
         preparing = asyncio.ensure_future(_prepare(args, out, err))
         interrupted = asyncio.ensure_future(signals.event.wait())
