@@ -97,19 +97,13 @@ def format_summary(result: Mapping[str, Any], items: Path | None) -> str:
 
 
 def _run_stage(args: argparse.Namespace) -> int:
-    from tui.clock import SystemClock
-    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
-    from tui.files.runs import create_run_dir
-    from tui.files.xdg import default_runs_dir
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
     from tui.stages.accuracy.items import ITEMS_FILE
     from tui.stages.accuracy.options import to_stage_argv
 
     echo = StageEcho(PROG, _progress)
-    try:
-        run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), "cli", SystemClock(),
-                                 {"command": "accuracy"})
-    except OSError as exc:
-        print(f"{PROG}: cannot create the run folder: {exc.strerror or exc}", file=sys.stderr)
+    run_dir = cli_run_dir(PROG, args.runs_dir, "cli", "accuracy")
+    if run_dir is None:
         return 2
     try:
         outcome = run_stage("accuracy", to_stage_argv(args), run_dir=run_dir, python=args.python, echo=echo)

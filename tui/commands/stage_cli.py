@@ -1,9 +1,9 @@
-"""Running a stage from a subcommand: its events echoed on stderr, Ctrl-C, and the exit status.
+"""Running a stage from a subcommand: its run folder, its events echoed on stderr, Ctrl-C, the exit status.
 
 `npu-console dequant`, `npu-console bench` (and any other stage command) run the stage as a
 subprocess through `StageRun`, exactly as the console runs it, so the run folder holds the same
-evidence. What they print differs (a result listing, a benchmark summary); how they follow the
-stage does not, and lives here once.
+evidence. What they print differs (a result listing, a benchmark summary); where the run folder
+goes and how they follow the stage do not, and live here once.
 """
 
 from __future__ import annotations
@@ -13,8 +13,24 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tui.clock import SystemClock
+from tui.commands.guard import say
+from tui.failures import os_error_reason
+from tui.files.runs import create_run_dir
+from tui.files.xdg import default_runs_dir
 from tui.stages.events import LogEvent, Progress, StageError, StageEvent
 from tui.stages.runner import StageOutcome, StageRun
+
+
+def cli_run_dir(prog: str, runs_dir: Path | None, label: str, command: str) -> Path | None:
+    """A new run folder under `--runs-dir` (default: the user's runs folder); None, said in one sentence, if not."""
+    runs_root = (runs_dir or default_runs_dir()).expanduser()
+    try:
+        return create_run_dir(runs_root, label, SystemClock(), {"command": command})
+    except OSError as error:
+        say(f"{prog}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
+            "give --runs-dir a writable folder.")
+        return None
 
 
 def progress_line(event: Progress) -> str:
