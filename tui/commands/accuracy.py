@@ -11,7 +11,6 @@ the problems that flipped. Exit status: 0 completed (failed requests are counted
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,16 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from tui.commands.stage_cli import print_comparison
     from tui.stages.accuracy.compare import CompareError, compare_paths, format_comparison
 
-    try:
-        comparison = compare_paths(args.a, args.b)
-    except CompareError as exc:
-        print(f"{PROG} compare: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(comparison, indent=2, ensure_ascii=False) if args.compare_json
-          else format_comparison(comparison))
-    return 0
+    return print_comparison(f"{PROG} compare", lambda: compare_paths(args.a, args.b), format_comparison,
+                            as_json=args.compare_json, unreadable=CompareError)
 
 
 def _progress(event: Progress) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,16 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from tui.commands.stage_cli import print_comparison
     from tui.stages.bench.__main__ import compare_files
     from tui.stages.bench.compare import CompareError, format_table
 
-    try:
-        comparison = compare_files(args.a, args.b)
-    except CompareError as exc:
-        print(f"npu-console bench compare: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(comparison, indent=2, ensure_ascii=False) if args.json else format_table(comparison))
-    return 0
+    return print_comparison("npu-console bench compare", lambda: compare_files(args.a, args.b), format_table,
+                            as_json=args.json, unreadable=CompareError)
 
 
 def _progress(event: Progress) -> str:

@@ -9,9 +9,11 @@ goes and how they follow the stage do not, and live here once.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tui.clock import SystemClock
 from tui.commands.guard import say
@@ -31,6 +33,18 @@ def cli_run_dir(prog: str, runs_dir: Path | None, label: str, command: str) -> P
         say(f"{prog}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
             "give --runs-dir a writable folder.")
         return None
+
+
+def print_comparison(prog: str, compare: Callable[[], Mapping[str, Any]], table: Callable[[Mapping[str, Any]], str],
+                     *, as_json: bool, unreadable: type[Exception]) -> int:
+    """`compare()` as a table (or JSON) on stdout, 0; exit 2 with its sentence when a run is `unreadable`."""
+    try:
+        comparison = compare()
+    except unreadable as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(comparison, indent=2, ensure_ascii=False) if as_json else table(comparison))
+    return 0
 
 
 def progress_line(event: Progress) -> str:
