@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from tui import __version__
+from tui.arg_types import seconds
 
 DESCRIPTION = (
     "A full-screen console for bringing up LLMs with vLLM on Ascend NPU hosts: "
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where run directories go (default: $XDG_DATA_HOME/npu-console/runs)",
     )
     parser.add_argument(
-        "--interval", metavar="SECONDS", type=_positive_float, default=2.0,
+        "--interval", metavar="SECONDS", type=seconds, default=2.0,
         help="seconds between device reads (default 2; a read that fails backs off up to 30 s)",
     )
     parser.add_argument(
@@ -137,16 +138,6 @@ def run_console(args: argparse.Namespace) -> int:
 
     # SIGHUP/SIGTERM end it in order, and whatever it started stops with it (unless left running on purpose).
     return run_console_app(make_app(session, device_interval_s=args.interval), lambda: session.run_dir)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
-    return value
 
 
 if __name__ == "__main__":

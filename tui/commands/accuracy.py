@@ -11,7 +11,6 @@ the problems that flipped. Exit status: 0 completed (failed requests are counted
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,16 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from tui.commands.stage_cli import print_comparison
     from tui.stages.accuracy.compare import CompareError, compare_paths, format_comparison
 
-    try:
-        comparison = compare_paths(args.a, args.b)
-    except CompareError as exc:
-        print(f"{PROG} compare: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(comparison, indent=2, ensure_ascii=False) if args.compare_json
-          else format_comparison(comparison))
-    return 0
+    return print_comparison(f"{PROG} compare", lambda: compare_paths(args.a, args.b), format_comparison,
+                            as_json=args.compare_json, unreadable=CompareError)
 
 
 def _progress(event: Progress) -> str:
@@ -97,19 +91,13 @@ def format_summary(result: Mapping[str, Any], items: Path | None) -> str:
 
 
 def _run_stage(args: argparse.Namespace) -> int:
-    from tui.clock import SystemClock
-    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
-    from tui.files.runs import create_run_dir
-    from tui.files.xdg import default_runs_dir
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
     from tui.stages.accuracy.items import ITEMS_FILE
     from tui.stages.accuracy.options import to_stage_argv
 
     echo = StageEcho(PROG, _progress)
-    try:
-        run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), "cli", SystemClock(),
-                                 {"command": "accuracy"})
-    except OSError as exc:
-        print(f"{PROG}: cannot create the run folder: {exc.strerror or exc}", file=sys.stderr)
+    run_dir = cli_run_dir(PROG, args.runs_dir, "cli", "accuracy")
+    if run_dir is None:
         return 2
     try:
         outcome = run_stage("accuracy", to_stage_argv(args), run_dir=run_dir, python=args.python, echo=echo)

@@ -24,7 +24,9 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from tui.arg_types import non_negative_float, positive_int, seconds, top_p
 from tui.formatting import or_na
+from tui.stages.server_options import add_server_arguments
 
 if TYPE_CHECKING:
     from tui.api.client import ApiClient
@@ -40,49 +42,13 @@ THINKING_PREFIX = "thinking: "
 PROG = "npu-console ask"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _non_negative_float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected more than 0 seconds")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `ask` options (CONTRACTS.md) to its subparser."""
     parser.description = parser.description or (
         "Send one prompt to an OpenAI-compatible server (vLLM, the demo, transformers serve) and print the "
         "reply as it streams: the answer on stdout, thinking and timings on stderr."
     )
-    parser.add_argument("--url", required=True, metavar="URL",
-                        help="the server, e.g. http://127.0.0.1:8000 (a trailing /v1 is fine)")
-    parser.add_argument("--model", metavar="M", help="the model id (default: the first of /v1/models)")
+    add_server_arguments(parser)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--chat", dest="mode", action="store_const", const="chat",
                       help="use /v1/chat/completions with the model's chat template (default)")
@@ -90,19 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="use /v1/completions with the raw prompt (base models)")
     parser.set_defaults(mode="chat")
     parser.add_argument("--system", metavar="S", help="a system prompt (chat only)")
-    parser.add_argument("--max-tokens", type=_positive_int, metavar="N", help="at most N new tokens")
-    parser.add_argument("--temperature", type=_non_negative_float, metavar="T", help="sampling temperature")
-    parser.add_argument("--top-p", type=_probability, metavar="P", help="nucleus sampling mass, in (0, 1]")
+    parser.add_argument("--max-tokens", type=positive_int, metavar="N", help="at most N new tokens")
+    parser.add_argument("--temperature", type=non_negative_float, metavar="T", help="sampling temperature")
+    parser.add_argument("--top-p", type=top_p, metavar="P", help="nucleus sampling mass, in (0, 1]")
     parser.add_argument("--no-stream", dest="stream", action="store_false",
                         help="ask for the whole reply at once instead of streaming it")
-    parser.add_argument("--api-key-env", metavar="VAR",
-                        help="the environment variable holding the API key (sent as a bearer token)")
     parser.add_argument("--json", action="store_true",
                         help="print only one JSON object at the end: text, reasoning, finish_reason, ttft_ms, "
                              "e2e_ms, output_tokens, usage (plus error, partial, tokens_per_s, model)")
-    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
+    parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"give up on the whole request after S seconds (default {DEFAULT_TIMEOUT_S:g})")
-    parser.add_argument("--first-byte-timeout", type=_seconds, default=DEFAULT_FIRST_BYTE_S, metavar="S",
+    parser.add_argument("--first-byte-timeout", type=seconds, default=DEFAULT_FIRST_BYTE_S, metavar="S",
                         help="give up when a streaming server stays silent this long "
                              f"(default {DEFAULT_FIRST_BYTE_S:g})")
     parser.add_argument("prompt", metavar="PROMPT", help="the prompt; `-` reads it from stdin")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,16 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from tui.commands.stage_cli import print_comparison
     from tui.stages.bench.__main__ import compare_files
     from tui.stages.bench.compare import CompareError, format_table
 
-    try:
-        comparison = compare_files(args.a, args.b)
-    except CompareError as exc:
-        print(f"npu-console bench compare: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(comparison, indent=2, ensure_ascii=False) if args.json else format_table(comparison))
-    return 0
+    return print_comparison("npu-console bench compare", lambda: compare_files(args.a, args.b), format_table,
+                            as_json=args.json, unreadable=CompareError)
 
 
 def _progress(event: Progress) -> str:
@@ -69,44 +64,23 @@ def _progress(event: Progress) -> str:
     return f"{event.message[:50]}{figures:<40}"
 
 
-def signal_name(signum: int | None) -> str:
-    import signal
-
-    return signal.Signals(signum).name if signum else "Ctrl-C"
-
-
-def _say(text: str) -> None:
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except OSError:  # a hang-up took the terminal: nobody is left to read it
-        pass
-
-
 def _run_stage(args: argparse.Namespace) -> int:
-    from tui.clock import SystemClock
-    from tui.commands.guard import interrupt_signals
-    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
-    from tui.failures import os_error_reason
-    from tui.files.runs import create_run_dir
-    from tui.files.xdg import default_runs_dir
+    from tui.commands.guard import interrupt_signals, say
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
     from tui.stages.bench.options import to_stage_argv
     from tui.stages.bench.report import format_summary
 
     mode = args.bench_mode
     echo = StageEcho(f"npu-console bench {mode}", _progress)
-    runs_root = (args.runs_dir or default_runs_dir()).expanduser()
-    try:
-        run_dir = create_run_dir(runs_root, "cli", SystemClock(), {"command": f"bench {mode}"})
-    except OSError as error:
-        print(f"{echo.prog}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
-              "give --runs-dir a writable folder.", file=sys.stderr)
+    run_dir = cli_run_dir(echo.prog, args.runs_dir, "cli", f"bench {mode}")
+    if run_dir is None:
         return 2
     with interrupt_signals() as signals:  # SIGTERM and SIGHUP stop the stage as Ctrl-C does
         try:
             outcome = run_stage("bench", to_stage_argv(args, mode), run_dir=run_dir, python=args.python, echo=echo)
         except KeyboardInterrupt:
-            _say(f"\n{echo.prog}: interrupted ({signal_name(signals.received)}); the stage was stopped and the "
-                 f"requests sent so far are in {run_dir}.")
+            say(f"\n{echo.prog}: interrupted ({signals.name}); the stage was stopped and the "
+                f"requests sent so far are in {run_dir}.")
             return signals.exit_status
     if outcome.result is not None:
         if args.json:

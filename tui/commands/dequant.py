@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import sys
 from pathlib import Path
 
 PROG = "npu-console dequant"
@@ -32,12 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.clock import SystemClock
-    from tui.commands.guard import interrupt_signals
-    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
+    from tui.commands.guard import interrupt_signals, say
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
     from tui.failures import os_error_reason
-    from tui.files.runs import create_run_dir
-    from tui.files.xdg import default_runs_dir
 
     stage_args = [args.src, args.dst]
     if args.block:
@@ -47,23 +42,18 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         stage_args.append("--dry-run")
     echo = StageEcho(PROG)
-    runs_root = (args.runs_dir or default_runs_dir()).expanduser()
-    try:
-        run_dir = create_run_dir(runs_root, "cli", SystemClock(), {"command": "dequant"})
-    except OSError as error:
-        _say(f"{PROG}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
-             "give --runs-dir a writable folder.")
+    run_dir = cli_run_dir(PROG, args.runs_dir, "cli", "dequant")
+    if run_dir is None:
         return 2
     with interrupt_signals() as signals:  # SIGTERM and SIGHUP stop the stage as Ctrl-C does
         try:
             outcome = run_stage("dequant", stage_args, run_dir=run_dir, python=args.python, echo=echo)
         except KeyboardInterrupt:
-            how = signal.Signals(signals.received).name if signals.received else "Ctrl-C"
-            _say(f"\n{PROG}: interrupted ({how}); the stage was stopped and DST was not written.")
+            say(f"\n{PROG}: interrupted ({signals.name}); the stage was stopped and DST was not written.")
             return signals.exit_status
         except OSError as error:  # the runs folder filled up or went read-only before the stage could start
-            _say(f"{PROG}: cannot keep the run's files in {run_dir}: {os_error_reason(error)}; "
-                 "give --runs-dir a writable folder with free space.")
+            say(f"{PROG}: cannot keep the run's files in {run_dir}: {os_error_reason(error)}; "
+                "give --runs-dir a writable folder with free space.")
             return 2
     if outcome.result is not None:
         if args.json:
@@ -73,10 +63,3 @@ def run(args: argparse.Namespace) -> int:
                 shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 print(f"{key}: {shown}")
     return exit_status(outcome, echo)
-
-
-def _say(text: str) -> None:
-    try:
-        print(text, file=sys.stderr, flush=True)
-    except OSError:  # a hang-up took the terminal: nobody is left to read it
-        pass

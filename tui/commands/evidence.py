@@ -69,11 +69,8 @@ def format_summary(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.clock import SystemClock
-    from tui.commands.stage_cli import StageEcho, exit_status, run_stage
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
     from tui.files.atomic import atomic_write_json
-    from tui.files.runs import create_run_dir
-    from tui.files.xdg import default_runs_dir
     from tui.profile import ProfileError
 
     env = dict(os.environ)
@@ -83,11 +80,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     echo = StageEcho(PROG)
-    try:
-        run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), label, SystemClock(),
-                                 {"command": "evidence"})
-    except OSError as error:
-        print(f"{PROG}: cannot create the run folder: {error.strerror or error}; pass --runs-dir DIR", file=sys.stderr)
+    run_dir = cli_run_dir(PROG, args.runs_dir, label, "evidence")
+    if run_dir is None:
         return 2
     try:
         outcome = run_stage("evidence", argv, run_dir=run_dir, python=sys.executable, echo=echo)

@@ -35,6 +35,11 @@ class InterruptSignals:
         """128 + the signal: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP."""
         return 128 + (self.received or signal.SIGINT)
 
+    @property
+    def name(self) -> str:
+        """What interrupted, for the sentence: `SIGTERM`, `SIGHUP`, or `Ctrl-C`."""
+        return signal.Signals(self.received).name if self.received else "Ctrl-C"
+
 
 def take_back_interrupt() -> None:
     """Give SIGINT back its Python handler when this process started with it ignored.
@@ -88,16 +93,16 @@ def run_guarded(prog: str, command: Callable[[], int]) -> int:
         _silence_stdout()
         return EXIT_CLOSED_PIPE
     except KeyboardInterrupt:
-        _say(f"{prog}: interrupted.")
+        say(f"{prog}: interrupted.")
         return EXIT_INTERRUPTED
     except RecursionError as error:
         where = _log(f"{prog}: the input is nested too deeply", error)
-        _say(f"{prog}: the input is nested too deeply to read{where}.")
+        say(f"{prog}: the input is nested too deeply to read{where}.")
         return EXIT_BAD_INPUT
     except Exception as error:  # the last line of defence: a sentence, never a traceback
         sentence = failure_sentence(error).rstrip(".")
         where = _log(f"{prog}: {sentence}", error)
-        _say(f"{prog}: {sentence}{where}.")
+        say(f"{prog}: {sentence}{where}.")
         return EXIT_FAILED
 
 
@@ -106,7 +111,8 @@ def _log(sentence: str, error: BaseException) -> str:
     return f" (details in {path})" if path is not None else ""
 
 
-def _say(sentence: str) -> None:
+def say(sentence: str) -> None:
+    """`sentence` on stderr, flushed; nothing when the terminal is gone."""
     try:
         print(sentence, file=sys.stderr, flush=True)
     except OSError:  # the terminal went away with the hang-up: nobody is left to read it

@@ -173,10 +173,7 @@ def render_table(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.clock import SystemClock
-    from tui.commands.stage_cli import StageEcho, run_stage
-    from tui.files.runs import create_run_dir
-    from tui.files.xdg import default_runs_dir
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, run_stage
 
     env = dict(os.environ)
     try:
@@ -184,8 +181,9 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
-    run_dir = create_run_dir((args.runs_dir or default_runs_dir()).expanduser(), label, SystemClock(),
-                             {"command": "precision"})
+    run_dir = cli_run_dir(PROG, args.runs_dir, label, "precision")
+    if run_dir is None:
+        return 2
     echo = StageEcho(PROG)
     try:
         outcome = run_stage("precision", stage_args, run_dir=run_dir, python=python, echo=echo, env=env)

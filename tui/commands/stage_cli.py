@@ -1,20 +1,50 @@
-"""Running a stage from a subcommand: its events echoed on stderr, Ctrl-C, and the exit status.
+"""Running a stage from a subcommand: its run folder, its events echoed on stderr, Ctrl-C, the exit status.
 
 `npu-console dequant`, `npu-console bench` (and any other stage command) run the stage as a
 subprocess through `StageRun`, exactly as the console runs it, so the run folder holds the same
-evidence. What they print differs (a result listing, a benchmark summary); how they follow the
-stage does not, and lives here once.
+evidence. What they print differs (a result listing, a benchmark summary); where the run folder
+goes and how they follow the stage do not, and live here once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from tui.clock import SystemClock
+from tui.commands.guard import say
+from tui.failures import os_error_reason
+from tui.files.runs import create_run_dir
+from tui.files.xdg import default_runs_dir
 from tui.stages.events import LogEvent, Progress, StageError, StageEvent
 from tui.stages.runner import StageOutcome, StageRun
+
+
+def cli_run_dir(prog: str, runs_dir: Path | None, label: str, command: str) -> Path | None:
+    """A new run folder under `--runs-dir` (default: the user's runs folder); None, said in one sentence, if not."""
+    runs_root = (runs_dir or default_runs_dir()).expanduser()
+    try:
+        return create_run_dir(runs_root, label, SystemClock(), {"command": command})
+    except OSError as error:
+        say(f"{prog}: cannot create a run folder under {runs_root}: {os_error_reason(error)}; "
+            "give --runs-dir a writable folder.")
+        return None
+
+
+def print_comparison(prog: str, compare: Callable[[], Mapping[str, Any]], table: Callable[[Mapping[str, Any]], str],
+                     *, as_json: bool, unreadable: type[Exception]) -> int:
+    """`compare()` as a table (or JSON) on stdout, 0; exit 2 with its sentence when a run is `unreadable`."""
+    try:
+        comparison = compare()
+    except unreadable as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(comparison, indent=2, ensure_ascii=False) if as_json else table(comparison))
+    return 0
 
 
 def progress_line(event: Progress) -> str:

@@ -13,6 +13,7 @@ from tui.startup.session import ConsoleSession
 
 if TYPE_CHECKING:
     from tui.app import NpuConsoleApp
+    from tui.profile import Profile
 
 
 class Controller:
@@ -33,3 +34,10 @@ class Controller:
                exclusive: bool = False) -> Worker[object]:
         """Run `work(*args)` as an App worker in `group` (the failure policy names a failure by its group)."""
         return self.app.run_worker(partial(work, *args), name=work.__name__, group=group, exclusive=exclusive)
+
+    def picked_profile(self) -> Profile | None:
+        """The session's profile; None, after asking the operator to pick one (p), when there is none."""
+        profile = self.session.profile
+        if profile is None:
+            self.app.notify("Pick a profile first (p).", severity="warning")
+        return profile

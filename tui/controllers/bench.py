@@ -40,9 +40,8 @@ class BenchController(Controller):
         self.worker(self._run, group="stage-pick", exclusive=True)
 
     async def _run(self) -> None:
-        profile = self.session.profile
+        profile = self.picked_profile()
         if profile is None:
-            self.app.notify("Pick a profile first (p).", severity="warning")
             return
         settings = profile.stages.bench
         server_problem = None if self._server_url() else "no server is ready: launch one (l) or attach (a)"

@@ -27,9 +27,8 @@ class PrecisionController(Controller):
 
     async def _run(self) -> None:
         """CPU fp32 against the device on the profile's model folder, or against the running server's logprobs."""
-        profile = self.session.profile
+        profile = self.picked_profile()
         if profile is None:
-            self.app.notify("Pick a profile first (p).", severity="warning")
             return
         location = await asyncio.to_thread(locate_model, profile.model, self.session.env)
         problems = [location.problem] if location.path is None else \

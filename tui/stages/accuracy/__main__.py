@@ -8,25 +8,16 @@ reached, 2 bad options or an unreadable dataset; every failure ends with one `er
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
 from tui.stages.accuracy.options import add_run_arguments
-from tui.stages.events import emit_error, emit_result
-
-
-class _Parser(argparse.ArgumentParser):
-    """Bad options become an `error` event (and exit 2), so the console shows the sentence."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        emit_error(f"{self.prog}: {message}")
-        sys.exit(2)
+from tui.stages.entry import StageParser, run_stage_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tui.stages.accuracy",
-                     description="GSM8K accuracy of an OpenAI-compatible server (few-shot chain of thought)")
+    parser = StageParser(prog="python -m tui.stages.accuracy",
+                         description="GSM8K accuracy of an OpenAI-compatible server (few-shot chain of thought)")
     add_run_arguments(parser)
     parser.add_argument("--items", type=Path, metavar="FILE",
                         help="the per-problem JSONL (default: items.jsonl in the stage's run folder)")
@@ -35,20 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from tui.stages.accuracy.stage import AccuracyError, run_accuracy
+    from tui.stages.accuracy.stage import run_accuracy
 
-    try:
-        result = asyncio.run(run_accuracy(args))
-    except AccuracyError as exc:
-        if exc.result is not None:
-            emit_result(exc.result)
-        emit_error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        emit_error("the accuracy run was cancelled; the problems answered so far are in items.jsonl.")
-        return 1
-    emit_result(result)
-    return 0
+    return run_stage_main(run_accuracy(args),
+                          cancelled="the accuracy run was cancelled; the problems answered so far are in items.jsonl.")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from tui.api.assemble import ReplyAssembler, cut_sentence, parse_body
 from tui.api.errors import refused, server_message
 from tui.api.reply import Reply
 from tui.api.sse import SSEDecoder, SSEProtocolError
+from tui.stages.server_options import server_root
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 META_TIMEOUT_S = 10.0
@@ -46,12 +47,6 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def server_root(url: str) -> str:
-    """The server's root URL: `…/v1` and trailing slashes removed."""
-    root = url.rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
 def _connect_sentence(root: str, exc: BaseException) -> str:

@@ -9,11 +9,12 @@ holds the same values for profiles). `to_stage_argv` turns parsed options back i
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
+from tui.arg_types import bounded, positive_int, seconds, top_p
 from tui.stages.accuracy.dataset import DATASETS
 from tui.stages.accuracy.graders import GRADERS
+from tui.stages.server_options import add_server_arguments
 
 DEFAULT_LIMIT = 200
 DEFAULT_SHOTS = 4
@@ -23,65 +24,18 @@ DEFAULT_TIMEOUT_S = 600.0
 MAX_SHOTS = 16
 
 
-def _whole(text: str, at_least: int, at_most: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < at_least or (at_most is not None and value > at_most):
-        bound = f"from {at_least} to {at_most}" if at_most is not None else f"at least {at_least}"
-        raise argparse.ArgumentTypeError(f"expected a whole number {bound}, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    return _whole(text, 1)
-
-
-def shots(text: str) -> int:
-    return _whole(text, 0, MAX_SHOTS)
+shots = bounded(int, "a whole number", at_least=0, at_most=MAX_SHOTS)
+temperature = bounded(float, "a temperature", at_least=0, at_most=2)
 
 
 def limit(text: str) -> int | None:
     """`N` problems (at least 1), or `all` for the whole split (None)."""
-    return None if text.strip().lower() == "all" else _whole(text, 1)
-
-
-def temperature(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a temperature, got {text!r}") from None
-    if math.isnan(value) or not 0 <= value <= 2:
-        raise argparse.ArgumentTypeError(f"expected a temperature from 0 to 2, got {text}")
-    return value
-
-
-def top_p(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected top_p, got {text!r}") from None
-    if math.isnan(value) or not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected top_p above 0 and at most 1, got {text}")
-    return value
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if math.isnan(value) or not value > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
-    return value
+    return None if text.strip().lower() == "all" else positive_int(text)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, url_required: bool = True) -> None:
     """The options of one accuracy run (the stage requires --url; the CLI checks it itself)."""
-    parser.add_argument("--url", required=url_required, metavar="URL",
-                        help="the OpenAI-compatible server, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--model", metavar="M", help="the served model name (default: the first of /v1/models)")
+    add_server_arguments(parser, url_required=url_required)
     parser.add_argument("--dataset", choices=DATASETS, default="gsm8k", help="the dataset (default gsm8k)")
     parser.add_argument("--limit", type=limit, default=DEFAULT_LIMIT, metavar="N|all",
                         help=f"the first N test problems, or all (default {DEFAULT_LIMIT}, as operators report)")
@@ -106,7 +60,6 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, url_required: bool = T
                         help="stream each reply (default off: whole replies)")
     parser.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help=f"seconds one request may take in all (default {DEFAULT_TIMEOUT_S:g})")
-    parser.add_argument("--api-key-env", metavar="VAR", help="the environment variable that holds the API key")
     parser.add_argument("--json", type=Path, metavar="F", dest="result_json",
                         help="also write the result object to F (atomically)")
 

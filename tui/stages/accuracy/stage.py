@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +19,14 @@ from typing import Any
 import aiohttp
 
 from tui.files.atomic import atomic_write_json
-from tui.stages.accuracy.client import PATHS, Answer, ServerError, ask, first_model, server_root
+from tui.stages.accuracy.client import PATHS, Answer, ServerError, ask, first_model
 from tui.stages.accuracy.dataset import DatasetError, Problem, few_shot_examples, file_sha256, load_test_split
 from tui.stages.accuracy.graders import GraderName, extract, is_correct
 from tui.stages.accuracy.items import ITEMS_FILE, ItemsFile
 from tui.stages.accuracy.prompts import request_body
+from tui.stages.entry import StageRunError
 from tui.stages.events import emit_log, emit_progress, stage_folder
+from tui.stages.server_options import api_key_headers, server_root
 
 TICK_S = 0.25
 RESULT_KEYS = ("dataset", "limit", "shots", "grader", "mode", "model", "total", "correct", "accuracy",
@@ -34,13 +34,8 @@ RESULT_KEYS = ("dataset", "limit", "shots", "grader", "mode", "model", "total", 
 """The result object's keys, exactly (CONTRACTS.md `accuracy --json F`)."""
 
 
-class AccuracyError(Exception):
+class AccuracyError(StageRunError):
     """The run could not start or nothing was graded; `exit_code` 1 (failed) or 2 (bad input)."""
-
-    def __init__(self, message: str, exit_code: int = 1, result: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.result = result
 
 
 @dataclass
@@ -90,16 +85,6 @@ def grade_item(problem: Problem, answer: Answer, grader: GraderName, latency_s: 
     item.update(finish_reason=answer.finish_reason, completion_tokens=answer.completion_tokens,
                 latency_s=round(latency_s, 4))
     return item
-
-
-def _headers(args: argparse.Namespace) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if args.api_key_env:
-        key = os.environ.get(args.api_key_env)
-        if not key:
-            raise AccuracyError(f"environment variable {args.api_key_env} is not set; export the API key in it", 2)
-        headers["Authorization"] = f"Bearer {key}"
-    return headers
 
 
 def _items_path(args: argparse.Namespace) -> Path | None:
@@ -162,7 +147,7 @@ async def run_accuracy(args: argparse.Namespace) -> dict[str, Any]:
         digest = file_sha256(args.dataset)
     except (DatasetError, OSError) as exc:
         raise AccuracyError(str(exc), 2) from exc
-    headers = _headers(args)
+    headers = api_key_headers(args.api_key_env)
     root = server_root(args.url)
     emit_log(f"{args.dataset}: the first {len(problems)} test problems (test.jsonl sha256 {digest[:16]}…), "
              f"{args.shots}-shot chain of thought, {args.mode} form, grader {args.grader}")

@@ -8,26 +8,19 @@ unreadable input; every failure ends with one `error` event saying what to do.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from tui.stages.bench.compare import CompareError, compare_results, label_of, load_result
 from tui.stages.bench.options import MODES, add_compare_arguments, add_mode_arguments
+from tui.stages.entry import StageParser, run_stage_main
 from tui.stages.events import emit_error, emit_result
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad options become an `error` event (and exit 2), so the console shows the sentence."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        emit_error(f"{self.prog}: {message}")
-        sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tui.stages.bench", description="LLM serving benchmarks (vLLM's definitions)")
-    modes = parser.add_subparsers(dest="mode", required=True, metavar="MODE", parser_class=_Parser)
+    parser = StageParser(prog="python -m tui.stages.bench", description="LLM serving benchmarks (vLLM's definitions)")
+    modes = parser.add_subparsers(dest="mode", required=True, metavar="MODE", parser_class=StageParser)
     for mode in MODES:
         add_mode_arguments(modes.add_parser(mode), mode)
     add_compare_arguments(modes.add_parser("compare"))
@@ -39,6 +32,17 @@ def compare_files(a: Path, b: Path) -> dict[str, object]:
     return compare_results(first, second, label_of(first, a), label_of(second, b))
 
 
+async def _benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """The benchmark's result; a run folder it cannot write (read-only, a full disk) is a failure too."""
+    from tui.stages.bench.stage import BenchError, run_benchmark
+
+    try:
+        return await run_benchmark(args, args.mode)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise BenchError(f"the benchmark could not write its files{where}: {exc.strerror or exc}") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.mode == "compare":
@@ -48,24 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             emit_error(str(exc))
             return 2
         return 0
-    from tui.stages.bench.stage import BenchError, run_benchmark
-
-    try:
-        result = asyncio.run(run_benchmark(args, args.mode))
-    except BenchError as exc:
-        if exc.result is not None:
-            emit_result(exc.result)
-        emit_error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        emit_error("the benchmark was cancelled; nothing was measured to the end.")
-        return 1
-    except OSError as exc:  # its run folder: read-only, or a full disk
-        where = f" ({exc.filename})" if exc.filename else ""
-        emit_error(f"the benchmark could not write its files{where}: {exc.strerror or exc}")
-        return 1
-    emit_result(result)
-    return 0
+    return run_stage_main(_benchmark(args),
+                          cancelled="the benchmark was cancelled; nothing was measured to the end.")
 
 
 if __name__ == "__main__":

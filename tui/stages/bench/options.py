@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
+from tui.arg_types import bounded, non_negative_int, positive_float, positive_int, seconds
 from tui.profile.model import ConcurrencyBench, LatencyBench, ServeBench
 from tui.stages.bench.limits import CONNECT_TIMEOUT_S, FIRST_BYTE_TIMEOUT_S, IDLE_TIMEOUT_S, TOTAL_TIMEOUT_S
+from tui.stages.server_options import add_server_arguments
 
 MODES = ("latency", "concurrency", "serve")
-Number = TypeVar("Number", int, float)
 GOODPUT_NAMES = ("ttft", "tpot", "e2el")
+_requests_per_second = bounded(float, "requests per second or 'inf'", above=0)
 
 
 def request_rate(text: str) -> float:
@@ -27,30 +28,6 @@ def request_rate(text: str) -> float:
     if text.strip().lower() in ("inf", "infinity"):
         return math.inf
     return _requests_per_second(text)
-
-
-def _bounded(convert: Callable[[str], Number], kind: str, *, above: float | None = None,
-             at_least: float | None = None) -> Callable[[str], Number]:
-    """An argparse type: `convert`, then refuse NaN and values at or below `above` or under `at_least`."""
-
-    def parse(text: str) -> Number:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
-        if math.isnan(value) or (above is not None and not value > above) or (
-                at_least is not None and value < at_least):
-            bound = f"above {above:g}" if above is not None else f"at least {at_least:g}"
-            raise argparse.ArgumentTypeError(f"expected {kind} {bound}, got {text}")
-        return value
-
-    return parse
-
-
-positive_int = _bounded(int, "a whole number", at_least=1)
-non_negative_int = _bounded(int, "a whole number", at_least=0)
-positive_float = _bounded(float, "a number", above=0)
-_requests_per_second = _bounded(float, "requests per second or 'inf'", above=0)
 
 
 def percentiles(text: str) -> tuple[float, ...]:
@@ -93,25 +70,23 @@ def workers(text: str) -> int | None:
 
 
 def add_common(parser: argparse.ArgumentParser, endpoint_default: str) -> None:
-    parser.add_argument("--url", required=True, metavar="URL", help="the server's root URL (http://host:port)")
-    parser.add_argument("--model", metavar="M", help="the served model name (default: the first of /v1/models)")
+    add_server_arguments(parser)
     parser.add_argument("--endpoint", choices=("completions", "chat"), default=endpoint_default,
                         help=f"/v1/completions or /v1/chat/completions (default {endpoint_default})")
     parser.add_argument("--header", type=header, action="append", default=[], metavar="K:V",
                         help="an extra request header (repeatable), e.g. an auth header")
-    parser.add_argument("--api-key-env", metavar="VAR", help="send the API key held in environment variable VAR")
     parser.add_argument("--label", metavar="TEXT", help="a name for this run in results and comparisons")
     parser.add_argument("--seed", type=int, default=0, help="seed of the dataset and arrival times (default 0)")
     parser.add_argument("--workers", type=workers, default=None, metavar="N|auto",
                         help="load-generator processes (default auto: one per 256 streams, at most one per core)")
-    parser.add_argument("--timeout", type=positive_float, default=TOTAL_TIMEOUT_S, metavar="S",
+    parser.add_argument("--timeout", type=seconds, default=TOTAL_TIMEOUT_S, metavar="S",
                         help=f"longest a single request may take, in seconds (default {TOTAL_TIMEOUT_S:g})")
-    parser.add_argument("--connect-timeout", type=positive_float, default=CONNECT_TIMEOUT_S, metavar="S",
+    parser.add_argument("--connect-timeout", type=seconds, default=CONNECT_TIMEOUT_S, metavar="S",
                         help=f"longest wait for a connection, in seconds (default {CONNECT_TIMEOUT_S:g})")
-    parser.add_argument("--first-byte-timeout", type=positive_float, default=FIRST_BYTE_TIMEOUT_S, metavar="S",
+    parser.add_argument("--first-byte-timeout", type=seconds, default=FIRST_BYTE_TIMEOUT_S, metavar="S",
                         help="longest wait from sending a request to the first bytes of its reply, in seconds "
                              f"(default {FIRST_BYTE_TIMEOUT_S:g})")
-    parser.add_argument("--idle-timeout", type=positive_float, default=IDLE_TIMEOUT_S, metavar="S",
+    parser.add_argument("--idle-timeout", type=seconds, default=IDLE_TIMEOUT_S, metavar="S",
                         help=f"longest silence in the middle of a reply, in seconds (default {IDLE_TIMEOUT_S:g})")
     parser.add_argument("--result-json", type=Path, metavar="F", help="also write the result object to F")
 

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import json
 import math
-import os
 import platform
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -37,7 +36,9 @@ from tui.stages.bench.metrics import (
 from tui.stages.bench.records import RecordsFile, RequestRecord
 from tui.stages.bench.sharding import auto_workers, run_sharded
 from tui.stages.bench.stats import PERCENTILE_METHOD, percentile
+from tui.stages.entry import StageRunError
 from tui.stages.events import emit_log, emit_progress, stage_folder
+from tui.stages.server_options import api_key_headers, server_root
 from tui.stages.stage_args import has_tokenizer
 
 META_TIMEOUT_S = 10.0
@@ -47,28 +48,13 @@ ENDPOINT_PATHS = {"completions": "/v1/completions", "chat": "/v1/chat/completion
 TEXT_PROMPT_TOKENS = None  # the fixed-prompt modes learn the prompt's length from the server's usage
 
 
-class BenchError(Exception):
+class BenchError(StageRunError):
     """The benchmark could not run or nothing succeeded; `exit_code` 1 (failed) or 2 (bad input)."""
-
-    def __init__(self, message: str, exit_code: int = 1, result: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.result = result
-
-
-def server_root(url: str) -> str:
-    """The server's root URL: `…/v1` and trailing slashes removed."""
-    root = url.rstrip("/")
-    return root[: -len("/v1")] if root.endswith("/v1") else root
 
 
 def request_headers(args: argparse.Namespace) -> dict[str, str]:
-    headers = {"Content-Type": "application/json"}
-    if args.api_key_env:
-        key = os.environ.get(args.api_key_env)
-        if not key:
-            raise BenchError(f"environment variable {args.api_key_env} is not set; export the API key in it", 2)
-        headers["Authorization"] = f"Bearer {key}"
+    """The API key's headers, then the operator's `--header`s."""
+    headers = api_key_headers(args.api_key_env)
     for name, value in args.header:
         headers[name] = value
     return headers

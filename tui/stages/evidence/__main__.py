@@ -8,46 +8,36 @@ Exit status: 0 the evidence was gathered (differing runs are findings, said in t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from typing import Any
 
 from tui.files.atomic import atomic_write_json
-from tui.stages.events import emit_error, emit_result
+from tui.stages.entry import StageParser, run_stage_main
 from tui.stages.evidence.options import add_stage_arguments
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        emit_error(f"{self.prog}: {message}")
-        sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m tui.stages.evidence",
-                     description="Inference evidence: prompts at temperature 0 twice, API exchanges as curl.")
+    parser = StageParser(prog="python -m tui.stages.evidence",
+                         description="Inference evidence: prompts at temperature 0 twice, API exchanges as curl.")
     add_stage_arguments(parser)
     parser.add_argument("--json", dest="json_file", metavar="FILE", help="also write the result to FILE")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from tui.stages.evidence.stage import EvidenceError, run_evidence
+async def _evidence(args: argparse.Namespace) -> dict[str, Any]:
+    """The stage's result, also written to `--json FILE` when given."""
+    from tui.stages.evidence.stage import run_evidence
 
-    try:
-        result = asyncio.run(run_evidence(args))
-    except EvidenceError as exc:
-        if exc.result is not None:
-            emit_result(exc.result)
-        emit_error(str(exc))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        emit_error("the evidence run was cancelled; the requests so far are in prompts.jsonl.")
-        return 1
+    result = await run_evidence(args)
     if args.json_file:
         atomic_write_json(args.json_file, result)
-    emit_result(result)
-    return 0
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_stage_main(_evidence(args),
+                          cancelled="the evidence run was cancelled; the requests so far are in prompts.jsonl.")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from tui.arg_types import positive_int, seconds
 from tui.profile.model import DEFAULT_PRECISION_PROMPTS, EvidenceSettings
+from tui.stages.server_options import add_server_arguments
 
 DEFAULT_CHAT_PROMPTS: tuple[str, ...] = (
     "say hi",
@@ -20,39 +22,16 @@ DEFAULT_COMPLETION_PROMPTS = DEFAULT_PRECISION_PROMPTS
 DEFAULT_MAX_TOKENS = EvidenceSettings().max_tokens
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
-    return value
-
-
-def add_stage_arguments(parser: argparse.ArgumentParser, *, with_url: bool = True) -> None:
+def add_stage_arguments(parser: argparse.ArgumentParser) -> None:
     """The options the stage itself takes (the CLI adds --profile, --runs-dir, --json on top)."""
-    if with_url:
-        parser.add_argument("--url", required=True, help="the server's root URL (…/v1 is accepted)")
-    parser.add_argument("--model", metavar="M", help="the served model name (default: the first of /v1/models)")
+    add_server_arguments(parser)
     parser.add_argument("--mode", choices=("chat", "completion"), help="chat or raw completion (default: chat)")
     parser.add_argument("--prompt", action="append", default=None, metavar="TEXT",
                         help="a prompt of the set (repeat it; default: the profile's [stages.evidence] "
                         "or a built-in set)")
-    parser.add_argument("--max-tokens", type=_positive, metavar="N",
+    parser.add_argument("--max-tokens", type=positive_int, metavar="N",
                         help=f"tokens per reply (default {DEFAULT_MAX_TOKENS})")
-    parser.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
-    parser.add_argument("--timeout", type=_seconds, default=600.0, metavar="S",
+    parser.add_argument("--timeout", type=seconds, default=600.0, metavar="S",
                         help="seconds allowed per request (default 600)")
     parser.add_argument("--python", dest="serving_python", metavar="PATH",
                         help="the serving environment's interpreter, whose packages are recorded")

@@ -16,6 +16,7 @@ from typing import Any
 from tui.api.client import ApiClient, Timeouts
 from tui.api.errors import ApiError
 from tui.files.atomic import append_json_line, atomic_write_json
+from tui.stages.entry import StageRunError
 from tui.stages.events import emit_log, emit_progress, stage_folder
 from tui.stages.evidence.exchanges import api_exchanges
 from tui.stages.evidence.options import DEFAULT_MAX_TOKENS, default_prompts
@@ -24,13 +25,8 @@ from tui.stages.evidence.prompts import RUNS_PER_PROMPT, run_prompts, summarize
 PROMPTS_FILE = "prompts.jsonl"
 
 
-class EvidenceError(Exception):
+class EvidenceError(StageRunError):
     """The evidence could not be gathered (no server, or every request failed); exit 1, or 2 for bad input."""
-
-    def __init__(self, message: str, exit_code: int = 1, result: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.result = result
 
 
 async def _served_model(client: ApiClient) -> str:
