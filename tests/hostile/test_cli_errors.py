@@ -96,13 +96,13 @@ def test_smi_json_into_a_closed_pipe_ends_quietly() -> None:
     assert run.stderr == ""
 
 
-def _stage_of(bench: subprocess.Popen[bytes]) -> psutil.Process:
+def _stage_of(bench: subprocess.Popen[bytes], module: str = "tui.stages.bench") -> psutil.Process:
     def find() -> psutil.Process | None:
         try:
             children = psutil.Process(bench.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return None
-        return next((child for child in children if "tui.stages.bench" in " ".join(child.cmdline())), None)
+        return next((child for child in children if module in " ".join(child.cmdline())), None)
 
     found: psutil.Process = wait_for(find, 60.0, what="the bench stage process")
     return found
@@ -166,3 +166,26 @@ def test_under_nohup_a_hangup_leaves_bench_running_and_sigterm_still_stops_it(sl
             bench.wait()
     assert status == 128 + signal.SIGTERM, "the hang-up was ignored, SIGTERM stopped it"
     assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
+
+
+def test_sigterm_to_accuracy_stops_its_stage_and_exits_143(slow_url: str, tmp_path: Path) -> None:
+    """Every command that runs a stage stops it first on SIGTERM (it used to die and leave the stage asking)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = tmp_path / "runs"
+    accuracy = subprocess.Popen([sys.executable, "-m", "tui", "accuracy", "--url", slow_url, "--limit", "20",
+                                 "--max-tokens", "400", "--runs-dir", str(runs)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        stage = _stage_of(accuracy, "tui.stages.accuracy")
+        wait_for(lambda: stage.cpu_times().user > 0.2, 60.0, what="the stage at work")
+        accuracy.send_signal(signal.SIGTERM)
+        status, _ = wait_child(accuracy, 60.0)
+    finally:
+        if accuracy.poll() is None:
+            accuracy.kill()
+            accuracy.wait()
+    assert status == 128 + signal.SIGTERM
+    assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
+    assert accuracy.stderr is not None
+    err = accuracy.stderr.read().decode()
+    assert "Traceback" not in err and "interrupted (SIGTERM); the stage was stopped" in err

@@ -91,7 +91,7 @@ def format_summary(result: Mapping[str, Any], items: Path | None) -> str:
 
 
 def _run_stage(args: argparse.Namespace) -> int:
-    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage_to_end
     from tui.stages.accuracy.items import ITEMS_FILE
     from tui.stages.accuracy.options import to_stage_argv
 
@@ -99,11 +99,10 @@ def _run_stage(args: argparse.Namespace) -> int:
     run_dir = cli_run_dir(PROG, args.runs_dir, "cli", "accuracy")
     if run_dir is None:
         return 2
-    try:
-        outcome = run_stage("accuracy", to_stage_argv(args), run_dir=run_dir, python=args.python, echo=echo)
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; the problems answered so far are in {run_dir}.", file=sys.stderr)
-        return 1
+    outcome = run_stage_to_end("accuracy", to_stage_argv(args), run_dir=run_dir, python=args.python, echo=echo,
+                               kept=f"the problems answered so far are in {run_dir}")
+    if isinstance(outcome, int):
+        return outcome
     if outcome.result is not None:
         items = outcome.run_folder / ITEMS_FILE
         print(format_summary(outcome.result, items if items.is_file() else None))

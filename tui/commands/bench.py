@@ -65,8 +65,7 @@ def _progress(event: Progress) -> str:
 
 
 def _run_stage(args: argparse.Namespace) -> int:
-    from tui.commands.guard import interrupt_signals, say
-    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage_to_end
     from tui.stages.bench.options import to_stage_argv
     from tui.stages.bench.report import format_summary
 
@@ -75,13 +74,10 @@ def _run_stage(args: argparse.Namespace) -> int:
     run_dir = cli_run_dir(echo.prog, args.runs_dir, "cli", f"bench {mode}")
     if run_dir is None:
         return 2
-    with interrupt_signals() as signals:  # SIGTERM and SIGHUP stop the stage as Ctrl-C does
-        try:
-            outcome = run_stage("bench", to_stage_argv(args, mode), run_dir=run_dir, python=args.python, echo=echo)
-        except KeyboardInterrupt:
-            say(f"\n{echo.prog}: interrupted ({signals.name}); the stage was stopped and the "
-                f"requests sent so far are in {run_dir}.")
-            return signals.exit_status
+    outcome = run_stage_to_end("bench", to_stage_argv(args, mode), run_dir=run_dir, python=args.python, echo=echo,
+                               kept=f"the requests sent so far are in {run_dir}")
+    if isinstance(outcome, int):
+        return outcome
     if outcome.result is not None:
         if args.json:
             print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))

@@ -30,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.commands.guard import interrupt_signals, say
-    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
-    from tui.failures import os_error_reason
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage_to_end
 
     stage_args = [args.src, args.dst]
     if args.block:
@@ -45,16 +43,10 @@ def run(args: argparse.Namespace) -> int:
     run_dir = cli_run_dir(PROG, args.runs_dir, "cli", "dequant")
     if run_dir is None:
         return 2
-    with interrupt_signals() as signals:  # SIGTERM and SIGHUP stop the stage as Ctrl-C does
-        try:
-            outcome = run_stage("dequant", stage_args, run_dir=run_dir, python=args.python, echo=echo)
-        except KeyboardInterrupt:
-            say(f"\n{PROG}: interrupted ({signals.name}); the stage was stopped and DST was not written.")
-            return signals.exit_status
-        except OSError as error:  # the runs folder filled up or went read-only before the stage could start
-            say(f"{PROG}: cannot keep the run's files in {run_dir}: {os_error_reason(error)}; "
-                "give --runs-dir a writable folder with free space.")
-            return 2
+    outcome = run_stage_to_end("dequant", stage_args, run_dir=run_dir, python=args.python, echo=echo,
+                               kept="DST was not written")
+    if isinstance(outcome, int):
+        return outcome
     if outcome.result is not None:
         if args.json:
             print(json.dumps(dict(outcome.result), indent=2, ensure_ascii=False))

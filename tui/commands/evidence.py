@@ -69,7 +69,7 @@ def format_summary(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, exit_status, run_stage_to_end
     from tui.files.atomic import atomic_write_json
     from tui.profile import ProfileError
 
@@ -83,11 +83,10 @@ def run(args: argparse.Namespace) -> int:
     run_dir = cli_run_dir(PROG, args.runs_dir, label, "evidence")
     if run_dir is None:
         return 2
-    try:
-        outcome = run_stage("evidence", argv, run_dir=run_dir, python=sys.executable, echo=echo)
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; the requests so far are in {run_dir}.", file=sys.stderr)
-        return 1
+    outcome = run_stage_to_end("evidence", argv, run_dir=run_dir, python=sys.executable, echo=echo,
+                               kept=f"the requests so far are in {run_dir}")
+    if isinstance(outcome, int):
+        return outcome
     if outcome.result is not None:
         print(format_summary(outcome.result))
         if args.json_file is not None:

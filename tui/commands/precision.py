@@ -173,7 +173,7 @@ def render_table(result: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.commands.stage_cli import StageEcho, cli_run_dir, run_stage
+    from tui.commands.stage_cli import StageEcho, cli_run_dir, run_stage_to_end
 
     env = dict(os.environ)
     try:
@@ -185,11 +185,10 @@ def run(args: argparse.Namespace) -> int:
     if run_dir is None:
         return 2
     echo = StageEcho(PROG)
-    try:
-        outcome = run_stage("precision", stage_args, run_dir=run_dir, python=python, echo=echo, env=env)
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted; nothing was judged.", file=sys.stderr)
-        return 1
+    outcome = run_stage_to_end("precision", stage_args, run_dir=run_dir, python=python, echo=echo, env=env,
+                               kept="nothing was judged")
+    if isinstance(outcome, int):
+        return outcome
     result = outcome.result
     if result is not None:
         print(render_table(result))

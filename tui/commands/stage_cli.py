@@ -98,6 +98,29 @@ def run_stage(name: str, args: Sequence[str], *, run_dir: Path, python: str | No
     return outcome
 
 
+def run_stage_to_end(name: str, args: Sequence[str], *, run_dir: Path, python: str | None, echo: StageEcho,
+                     kept: str, env: Mapping[str, str] | None = None) -> StageOutcome | int:
+    """`run_stage`, with SIGTERM and SIGHUP stopping the stage as Ctrl-C does (the CLI contract).
+
+    The stage's outcome; or, once a signal stopped it, 128 + the signal, having said
+    which signal and `kept` (what is left); or 2 when the runs folder filled up or went
+    read-only before the stage could start.
+    """
+    from tui.commands.guard import interrupt_signals, say
+    from tui.failures import os_error_reason
+
+    with interrupt_signals() as signals:
+        try:
+            return run_stage(name, args, run_dir=run_dir, python=python, echo=echo, env=env)
+        except KeyboardInterrupt:
+            say(f"\n{echo.prog}: interrupted ({signals.name}); the stage was stopped and {kept}.")
+            return signals.exit_status
+        except OSError as error:
+            say(f"{echo.prog}: cannot keep the run's files in {run_dir}: {os_error_reason(error)}; "
+                "give --runs-dir a writable folder with free space.")
+            return 2
+
+
 def exit_status(outcome: StageOutcome, echo: StageEcho) -> int:
     """0 when the stage succeeded, else its own 1 or 2 (anything else is 1), its sentence said once."""
     if outcome.ok:
