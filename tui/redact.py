@@ -66,6 +66,7 @@ _NAME_THEN_VALUE = {
 `=`, `:` or a space (`--api-key value`), perhaps after a closing quote. Keyed by a part of the word that a
 substring check finds first; each regex starts with that literal, which `re` finds fast (an alternation of
 words it would try at every position)."""
+_NAME_WORDS = tuple(_NAME_THEN_VALUE)
 _LITERAL_NEEDS = tuple(need for _, _, needs in _PATTERNS for need in needs if need != _NAMED)
 
 
@@ -114,7 +115,8 @@ class Redactor:
             return text
         lowered = text.lower()
         holds = lowered.__contains__
-        named = any(check.search(lowered) for word, check in _NAME_THEN_VALUE.items() if word in lowered)
+        named = any(map(holds, _NAME_WORDS)) and any(
+            check.search(lowered) for word, check in _NAME_THEN_VALUE.items() if word in lowered)
         if not named and not any(map(holds, _LITERAL_NEEDS)):
             return text
         for pattern, replacement, needs in _PATTERNS:
