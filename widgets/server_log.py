@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,12 +15,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Log, Static
 
-from tui.server.log_window import FILTER_KINDS, FILTERS, LogFilter, LogLine
+from tui.server.log_window import FILTER_KINDS, FILTERS, LineKind, LogFilter, LogLine
 from tui.server.own_requests import process_prefix_end
-from widgets.safe_text import log_text
 
 PANE_LINES = 5000
-printable = log_text  # what the pane draws of a line: colour codes dropped, other controls escaped
 
 
 class VllmHighlighter(Highlighter):
@@ -57,11 +56,18 @@ class VllmHighlighter(Highlighter):
                 start = lowered.find(needle, start + len(needle))
 
 
-def _line_text(line: LogLine) -> str:
-    """A line as the pane shows it: an error the parser diagnosed carries its hint inline."""
-    if line.hint:
-        return printable(f"{line.text}    ⟶ hint: {line.hint}")
-    return printable(line.text)
+class PaneLog(Log):
+    """Textual's `Log`, measuring the width of new rows where they are written.
+
+    `Log` measures them in a thread worker started per write, and a worker's description is the `repr` of its
+    arguments: every row written, formatted on the UI's loop. The pane's rows come prepared by the parse thread
+    (`LogLine.shown`: no control characters, tabs expanded), so their width is their length when ASCII.
+    """
+
+    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
+        if lines:
+            widest = max(len(line) if line.isascii() else cell_len(line) for line in lines)
+            self._update_maximum_width(updates, widest)
 
 
 class ServerLog(Vertical):
@@ -103,7 +109,7 @@ class ServerLog(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="log-toolbar")
-        log = Log(id="server-log", max_lines=PANE_LINES, highlight=True, auto_scroll=True)
+        log = PaneLog(id="server-log", max_lines=PANE_LINES, highlight=True, auto_scroll=True)
         log.highlighter = VllmHighlighter()
         yield log
         yield Input(placeholder="search the log (Enter finds next, Esc closes)", id="log-search")
@@ -122,7 +128,8 @@ class ServerLog(Vertical):
         log = self.log_widget
         at_bottom = log.is_vertical_scroll_end or log.max_scroll_y == 0
         log.auto_scroll = at_bottom
-        wanted = [_line_text(line) for line in lines if self._passes(line)]
+        kinds, own = self._wanted()
+        wanted = [line.shown for line in lines if (own if line.own else line.kind in kinds)]  # `passes`, per batch
         if wanted:
             log.write_lines(wanted)
         self._show_toolbar(log.line_count, total)
@@ -132,7 +139,7 @@ class ServerLog(Vertical):
         log = self.log_widget
         log.clear()
         log.auto_scroll = True
-        log.write_lines([_line_text(line) for line in lines[-PANE_LINES:]])
+        log.write_lines([line.shown for line in lines[-PANE_LINES:]])
         self.last_match = -1
         self._show_toolbar(log.line_count, total)
 
@@ -149,12 +156,13 @@ class ServerLog(Vertical):
 
     def passes(self, line: LogLine) -> bool:
         """Whether the pane shows `line` under the current filter."""
-        if line.own:  # never a key line or a problem: shown in "all", when asked for
-            return self.show_own and self.log_filter == "all"
-        return line.kind in FILTER_KINDS[self.log_filter]
+        kinds, own = self._wanted()
+        return own if line.own else line.kind in kinds
 
-    def _passes(self, line: LogLine) -> bool:
-        return self.passes(line)
+    def _wanted(self) -> tuple[frozenset[LineKind], bool]:
+        """The kinds the filter shows, and whether the console's own polls show (never key lines or problems:
+        only in "all", when asked for)."""
+        return FILTER_KINDS[self.log_filter], self.show_own and self.log_filter == "all"
 
     def _show_toolbar(self, shown: int, total: int) -> None:
         self._total = total
@@ -169,7 +177,7 @@ class ServerLog(Vertical):
             if self.match_at is not None:
                 text.append(f" at line {self.match_at[0]}, column {self.match_at[1]}", style="bold")
         text.append("   f filter · o our polls · / search · n next · ←→ sideways", style="dim")
-        self.query_one("#log-toolbar", Static).update(text)
+        self.query_one("#log-toolbar", Static).update(text, layout=False)  # one row whatever it says: no re-layout
 
     # ---- input ---------------------------------------------------------------------------------
 

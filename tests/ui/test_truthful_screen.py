@@ -293,3 +293,30 @@ async def test_comparing_variants_asks_before_it_stops_the_running_server(consol
         await pilot.pause(0.5)
         assert app.server.status.state == "ready" and app.server.status.pid == pid, "no answer, no stop"
         assert not isinstance(app.screen, PreflightScreen)
+
+
+async def test_a_hostile_log_reaches_the_pane_masked_escaped_and_one_row_per_line(console: NpuConsoleApp,
+                                                                                  tmp_path: Path) -> None:
+    """Secrets, escape sequences, line separators and garbage bytes in a server's log: the pane shows each line
+    on one row, masked and escaped, and scrolls sideways as far as its widest row."""
+    token = "hf_abcdefghijklmnopqrstuvwx"
+    wide = "(APIServer pid=7) INFO " + "w" * 400 + " end"
+    log = tmp_path / "hostile.log"
+    log.write_bytes(f"(APIServer pid=7) INFO HF_TOKEN={token}\n".encode()
+                    + f"(APIServer pid=7) INFO colour \x1b[33m{token}\x1b[0m\n".encode()
+                    + "(APIServer pid=7) INFO title\x1b]0;pwned\x07 clear\x1b[2J split\u2028here\rand\n".encode()
+                    + b"(APIServer pid=7) INFO garbage \xff\xfe\x00 bytes\n"
+                    + wide.encode() + b"\n")
+    app = console
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        app.server.attach(log, None, True, None)
+        pane = app.main.query_one("#server-log", Log)
+        await wait_until(pilot, lambda: pane.line_count >= 5, what="the hostile lines in the pane")
+        rows = list(pane.lines)
+        assert len(rows) == 5, rows
+        assert not any(token in row for row in rows) and sum("***" in row for row in rows) == 2
+        assert not any(char in row for row in rows for char in "\x1b\x07\x00\r\u2028")
+        assert rows[2].endswith("title\\x1b]0;pwned\\x07 clear\\x1b[2J split\\u2028here\\x0dand")
+        assert rows[3] == "(APIServer pid=7) INFO garbage \ufffd\ufffd\\x00 bytes"
+        await wait_until(pilot, lambda: pane.virtual_size.width >= len(wide), what="the pane as wide as its widest row")

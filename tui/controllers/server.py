@@ -47,7 +47,7 @@ from tui.server.launcher import LaunchError
 from tui.server.pipeline_evidence import EvidenceError, evidence_sentence
 from tui.server.preflight import run_preflight
 from widgets.server_facts import metrics_rows, stats_rows
-from widgets.server_log import ServerLog, printable
+from widgets.server_log import ServerLog
 from widgets.server_view import ServerView
 
 PREFLIGHT_CANCELLED = "the launch was cancelled at preflight"
@@ -395,7 +395,7 @@ class ServerController(Controller):
                 return
             pane.last_match = found
             line = shown[found]
-            column = printable(line.text).lower().find(message.term.lower())
+            column = line.shown.lower().find(message.term.lower())
             pane.scroll_to_line(found, max(0, column), line.number)
 
     def on_devices_polled(self, message: DevicesPolled) -> None:

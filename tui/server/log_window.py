@@ -9,9 +9,11 @@ server runs.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from tui.safe_text import log_text
 
 LineKind = Literal["plain", "key", "warning", "error"]
 LogFilter = Literal["all", "key", "problems"]
@@ -26,17 +28,27 @@ DEFAULT_WINDOW = 20000
 
 @dataclass(frozen=True)
 class LogLine:
-    """One line as shown: its number in the whole log (1-based), text, kind, and a hint for errors.
+    """One line: its number in the whole log (1-based), text as read, kind, and a hint for errors.
 
-    `own` marks an access line of the console's own polling (`/metrics`, `/v1/models` …), decided in the
-    parse thread so that the pane's filter costs nothing on the UI's loop.
+    Everything the pane needs per line is decided in the parse thread, so that drawing a flood costs the UI's
+    loop only the styling: `shown` is the row as drawn and searched (`shown_text`), and `own` marks an access
+    line of the console's own polling (`/metrics`, `/v1/models` …).
     """
 
     number: int
     text: str
     kind: LineKind
+    shown: str
     hint: str | None = None
     own: bool = False
+
+
+def shown_text(text: str, hint: str | None, redact: Callable[[str], str]) -> str:
+    """A line as the pane shows it: secrets masked (`redact`, a `tui.redact.Redactor`), colour codes dropped, any
+    other control escaped, on one row; an error the parser diagnosed carries its hint inline."""
+    if hint:
+        text = f"{text}    ⟶ hint: {hint}"
+    return log_text(text, redact)
 
 
 class LogWindow:
@@ -46,10 +58,10 @@ class LogWindow:
         self._lines: deque[LogLine] = deque(maxlen=size)
         self.total = 0  # lines seen since the start, kept or not
 
-    def extend(self, lines: Iterable[LogLine]) -> None:
-        for line in lines:
-            self._lines.append(line)
-            self.total = max(self.total, line.number)
+    def extend(self, lines: Sequence[LogLine]) -> None:
+        if lines:
+            self._lines.extend(lines)
+            self.total = max(self.total, lines[-1].number)  # numbers rise within a batch
 
     def clear(self) -> None:
         self._lines.clear()
@@ -67,14 +79,15 @@ class LogWindow:
 
     @staticmethod
     def find(lines: list[LogLine], term: str, after: int = -1) -> int | None:
-        """Index in `lines` of the next line containing `term` (case-insensitive) after `after`; wraps."""
+        """Index in `lines` of the next line whose row as shown contains `term` (case-insensitive) after `after`;
+        wraps."""
         if not term or not lines:
             return None
         needle = term.lower()
         count = len(lines)
         for step in range(1, count + 1):
             index = (after + step) % count
-            if needle in lines[index].text.lower():
+            if needle in lines[index].shown.lower():
                 return index
         return None
 

@@ -26,6 +26,7 @@ Waiting is on events: `wait_settled` returns when the server is ready or gone,
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 
 from tui.evidence.launch_hook import record_launch_environment
 from tui.processes.tree import StopReport
+from tui.redact import Redactor
 from tui.server.launch_plan import LaunchPlan
 from tui.server.launcher import ServerExit, ServerProcess
 from tui.server.log_window import LogLine, LogWindow
@@ -123,6 +125,7 @@ class ServerPipeline:
         self._metrics_interval_s = metrics_interval_s
         self._ready_probe_s = ready_probe_s
         self._facts = LogFacts()  # fed in a worker thread, one batch at a time; everyone else reads `view`
+        self._redact = Redactor()  # masks secrets in the log's lines; a launch masks its own environment's too
         self._line_number = 0
         self._pending: list[LogLine] = []
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -214,6 +217,8 @@ class ServerPipeline:
         self.detach()
         self.reset()
         self._api_key = api_key
+        # the server prints only what it has: its environment's values, the key it was given
+        self._redact = Redactor({**os.environ, **env}, [api_key] if api_key else [])
         evidence = RunEvidence(run_dir)
         await asyncio.to_thread(evidence.record_launch, plan, env, url)
         self.evidence = evidence
@@ -330,6 +335,7 @@ class ServerPipeline:
         self.detach()
         self.reset()
         self._api_key = api_key
+        self._redact = Redactor(values=[api_key] if api_key else [])
         self.server = None
         self.evidence = None
         if run_dir is not None:
@@ -448,7 +454,7 @@ class ServerPipeline:
     async def _take_lines(self, lines: list[str]) -> None:
         """Parse a batch in a worker thread, then queue its lines for the next flush (one batch at a time)."""
         facts = self._facts
-        parsed = await asyncio.to_thread(parse_batch, facts, lines, self._line_number)
+        parsed = await asyncio.to_thread(parse_batch, facts, lines, self._line_number, self._redact)
         if facts is not self._facts:  # a new launch or attach began meanwhile: these lines are the old log's
             return
         self._line_number += len(lines)

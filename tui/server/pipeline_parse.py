@@ -2,19 +2,22 @@
 
 The pipeline hands each batch the tail delivers to `parse_batch` in a worker
 thread (a flood of lines must not hold the loop that draws the screen or
-answers signals). The `LogFacts` accumulator is touched only there, one batch
-at a time; what comes back is immutable: the classified lines, the events the
-batch caused, and — when something changed — a fresh `FactsView` that any
-thread may read while parsing goes on.
+answers signals). Whatever the log pane needs of a line that is pure string
+work is done here too: its kind, whether it is the console's own poll, and its
+row as drawn (secrets masked, controls escaped, the hint inline). The `LogFacts`
+accumulator is touched only there, one batch at a time; what comes back is
+immutable: the classified lines, the events the batch caused, and — when
+something changed — a fresh `FactsView` that any thread may read while parsing
+goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tui.server.log_window import LogLine, kind_of
+from tui.server.log_window import LogLine, kind_of, shown_text
 from tui.server.logfacts import LogFacts
 from tui.server.logfacts.diagnosis import Diagnosis
 from tui.server.logfacts.events import ErrorFound, LogEvent, Progress, Ready, Stats, StatsUpdated
@@ -48,8 +51,9 @@ class ParsedBatch:
     view: FactsView | None  # None when no line of the batch changed a fact
 
 
-def parse_batch(facts: LogFacts, lines: list[str], numbered_from: int) -> ParsedBatch:
-    """Feed `lines` to `facts` and classify each (runs in a worker thread; `facts` is touched only here)."""
+def parse_batch(facts: LogFacts, lines: list[str], numbered_from: int, redact: Callable[[str], str]) -> ParsedBatch:
+    """Feed `lines` to `facts`, classify each and prepare its row for the pane, secrets masked by `redact`
+    (runs in a worker thread; `facts` is touched only here)."""
     shown: list[LogLine] = []
     seen: list[LogEvent] = []
     progress: tuple[str, int] | None = None
@@ -70,8 +74,8 @@ def parse_batch(facts: LogFacts, lines: list[str], numbered_from: int) -> Parsed
             elif isinstance(event, Ready):
                 ready = True
         seen.extend(events)
-        shown.append(LogLine(numbered_from + offset, text, kind_of(text, has_error, bool(events)), hint,
-                             is_own_request(text)))
+        shown.append(LogLine(numbered_from + offset, text, kind_of(text, has_error, bool(events)),
+                             shown_text(text, hint, redact), hint, is_own_request(text)))
     return ParsedBatch(tuple(shown), tuple(seen), progress, tuple(stats), ready,
                        FactsView.of(facts) if seen else None)
 
