@@ -13,7 +13,7 @@ from textual.widgets import Collapsible, Static
 
 from tui.api.reply import TokenLogprob
 from tui.formatting import or_na
-from widgets.safe_text import escape_controls
+from tui.safe_text import escape_controls
 
 SETTLE_AT = 1200  # characters of answer after which a block is settled and no longer redrawn
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.highlighter import Highlighter
@@ -64,10 +64,15 @@ class PaneLog(Log):
     (`LogLine.shown`: no control characters, tabs expanded), so their width is their length when ASCII.
     """
 
-    def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
-        if lines:
-            widest = max(len(line) if line.isascii() else cell_len(line) for line in lines)
-            self._update_maximum_width(updates, widest)
+    def _update_size(self, *args: Any, **kwargs: Any) -> Any:
+        """Textual 8's private hook, called as `(updates, lines)`; any other shape goes to Textual's own."""
+        if len(args) == 2 and not kwargs and isinstance(args[0], int) and isinstance(args[1], list):
+            updates, lines = args
+            if lines:
+                widest = max(len(line) if line.isascii() else cell_len(line) for line in lines)
+                self._update_maximum_width(updates, widest)
+            return None
+        return super()._update_size(*args, **kwargs)
 
 
 class ServerLog(Vertical):
