@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import ClassVar
 
@@ -135,13 +135,17 @@ class NpuConsoleApp(App[None]):
     def _handle_exception(self, error: Exception) -> None:
         self.failures.handle(error)
 
+    def _every(self, seconds: float, tick: Callable[[], object]) -> None:
+        """A periodic redraw or reading, skipped once the app is closing (its widgets are being taken down)."""
+        self.set_interval(seconds, lambda: None if not self.is_running else tick())
+
     async def on_mount(self) -> None:
         await self.push_screen(self._main_screen)
         await self._main_screen.mount(self.devices, self.server)
         self.profile_area.show_profile()
-        self.set_interval(self._host_interval_s, self.devices_area.read_host)
-        self.set_interval(1.0, self.devices_area.show_age)
-        self.set_interval(1.0, self.server_area.tick_uptime)
+        self._every(self._host_interval_s, self.devices_area.read_host)
+        self._every(1.0, self.devices_area.show_age)
+        self._every(1.0, self.server_area.tick_uptime)
         self.devices_area.read_host()
         self.devices.start()
         if self.session.startup_note:

@@ -107,3 +107,20 @@ async def test_a_fatal_error_stops_our_server_and_exits_1_with_one_sentence(
     assert run_dir is not None
     detail = (run_dir / "console.log").read_text()
     assert "The console failed: KeyError" in detail and SECRET not in detail
+
+
+async def test_a_redraw_racing_the_close_is_logged_and_ends_nothing(tmp_path: Path) -> None:
+    """A timer's redraw (the uptime, once a second) can tick while the closing app takes its widgets down: Textual
+    then raises NoMatches. That must not turn a clean quit into "The console failed" and exit 1 (it did, in CI)."""
+    from textual.css.query import NoMatches
+
+    app = _console(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.session.run_dir is not None, what="the run folder")
+        assert app.is_running
+    assert not app.is_running
+    app._handle_exception(NoMatches("No nodes match '#server-status' on ServerView(id='server')"))
+    assert app.return_code in (0, None) and app._exception is None
+    run_dir = app.session.run_dir
+    assert run_dir is not None
+    assert "While closing, the console failed: NoMatches" in (run_dir / "console.log").read_text()

@@ -79,6 +79,9 @@ class FailurePolicy:
         return control.server if control is not None else None
 
     def handle(self, error: Exception) -> None:
+        if not self.app.is_running:  # the app is closing: a redraw that found its widgets gone ends nothing more
+            self._log_failure(failure_sentence(error, "While closing, the console"), error)
+            return
         if isinstance(error, WorkerFailed):
             self._worker_failed(error.error, _current_worker())
         else:
