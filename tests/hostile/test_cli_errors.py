@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -116,76 +115,59 @@ def _ignoring(*signums: int) -> Callable[[], None]:
     return start
 
 
+def _signal_a_stage_command(argv: list[str], tmp_path: Path, *signums: int, module: str = "tui.stages.bench",
+                            ignoring: tuple[int, ...] = ()) -> tuple[int, psutil.Process, str]:
+    """Start `npu-console ARGV` as a shell would (`ignoring` those signals), wait until its stage is at work, send
+    `signums` in order: the exit status, the stage's process and what the command said on stderr."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = subprocess.Popen([sys.executable, "-m", "tui", *argv], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                               preexec_fn=_ignoring(*ignoring) if ignoring else None)
+    try:
+        stage = _stage_of(command, module)
+        wait_for(lambda: list((tmp_path / "runs").rglob("requests.jsonl")) or stage.cpu_times().user > 0.2,
+                 60.0, what="the stage at work")
+        for signum in signums:
+            command.send_signal(signum)
+        status, _ = wait_child(command, 60.0)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
+    assert command.stderr is not None
+    return status, stage, command.stderr.read().decode()
+
+
+def _stopped(stage: psutil.Process) -> bool:
+    return not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
+
+
 @pytest.mark.parametrize("started", ["foreground", "background"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_to_bench_stops_its_stage_and_exits_128_plus_the_signal(
     signum: int, started: str, slow_url: str, tmp_path: Path
 ) -> None:
     """Also as `npu-console bench … &` from a script, which starts with SIGINT ignored: `kill` must still stop it."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    bench = subprocess.Popen([sys.executable, "-m", "tui", *_bench_args(slow_url, tmp_path / "runs")],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                             preexec_fn=_ignoring(signal.SIGINT) if started == "background" else None)
-    try:
-        stage = _stage_of(bench)
-        wait_for(lambda: list((tmp_path / "runs").rglob("requests.jsonl")) or stage.cpu_times().user > 0.2,
-                 60.0, what="the stage at work")
-        sent = time.monotonic()
-        bench.send_signal(signum)
-        status, _ = wait_child(bench, 60.0)
-        stopped_s = time.monotonic() - sent
-    finally:
-        if bench.poll() is None:
-            bench.kill()
-            bench.wait()
-    print(f"bench stopped {signal.Signals(signum).name} in {stopped_s:.2f} s")
+    status, stage, err = _signal_a_stage_command(_bench_args(slow_url, tmp_path / "runs"), tmp_path, signum,
+                                                 ignoring=(signal.SIGINT,) if started == "background" else ())
     assert status == 128 + signum
-    assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
-    assert bench.stderr is not None
-    err = bench.stderr.read().decode()
+    assert _stopped(stage)
     assert "Traceback" not in err
     assert "the stage was stopped" in err
 
 
 def test_under_nohup_a_hangup_leaves_bench_running_and_sigterm_still_stops_it(slow_url: str, tmp_path: Path) -> None:
     """`nohup npu-console bench … &`: the hang-up is ignored as asked (the status says SIGTERM ended it, not SIGHUP)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    bench = subprocess.Popen([sys.executable, "-m", "tui", *_bench_args(slow_url, tmp_path / "runs")],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                             preexec_fn=_ignoring(signal.SIGINT, signal.SIGHUP))
-    try:
-        stage = _stage_of(bench)
-        wait_for(lambda: list((tmp_path / "runs").rglob("requests.jsonl")) or stage.cpu_times().user > 0.2,
-                 60.0, what="the stage at work")
-        bench.send_signal(signal.SIGHUP)
-        bench.send_signal(signal.SIGTERM)
-        status, _ = wait_child(bench, 60.0)
-    finally:
-        if bench.poll() is None:
-            bench.kill()
-            bench.wait()
+    status, stage, _ = _signal_a_stage_command(_bench_args(slow_url, tmp_path / "runs"), tmp_path, signal.SIGHUP,
+                                               signal.SIGTERM, ignoring=(signal.SIGINT, signal.SIGHUP))
     assert status == 128 + signal.SIGTERM, "the hang-up was ignored, SIGTERM stopped it"
-    assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
+    assert _stopped(stage)
 
 
 def test_sigterm_to_accuracy_stops_its_stage_and_exits_143(slow_url: str, tmp_path: Path) -> None:
     """Every command that runs a stage stops it first on SIGTERM (it used to die and leave the stage asking)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    runs = tmp_path / "runs"
-    accuracy = subprocess.Popen([sys.executable, "-m", "tui", "accuracy", "--url", slow_url, "--limit", "20",
-                                 "--max-tokens", "400", "--runs-dir", str(runs)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
-        stage = _stage_of(accuracy, "tui.stages.accuracy")
-        wait_for(lambda: stage.cpu_times().user > 0.2, 60.0, what="the stage at work")
-        accuracy.send_signal(signal.SIGTERM)
-        status, _ = wait_child(accuracy, 60.0)
-    finally:
-        if accuracy.poll() is None:
-            accuracy.kill()
-            accuracy.wait()
+    argv = ["accuracy", "--url", slow_url, "--limit", "20", "--max-tokens", "400", "--runs-dir", str(tmp_path / "runs")]
+    status, stage, err = _signal_a_stage_command(argv, tmp_path, signal.SIGTERM, module="tui.stages.accuracy")
     assert status == 128 + signal.SIGTERM
-    assert not stage.is_running() or stage.status() == psutil.STATUS_ZOMBIE
-    assert accuracy.stderr is not None
-    err = accuracy.stderr.read().decode()
+    assert _stopped(stage)
     assert "Traceback" not in err and "interrupted (SIGTERM); the stage was stopped" in err
