@@ -194,6 +194,35 @@ def read_terminal_until(master: int, marker: str, timeout: float = 60.0) -> str:
     return seen.decode(errors="replace")
 
 
+class ServeOnTerminal:
+    """`serve` on its own pty (see `serve_on_a_terminal`); `hang_up` closes the terminal; on exit nothing of it
+    is left, whatever the test found."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], ignore: tuple[int, ...] = ()) -> None:
+        self.process, self._master = serve_on_a_terminal(argv, env, ignore)
+        self.tree: list[int] = []
+
+    def read_until(self, marker: str) -> str:
+        return read_terminal_until(self._master, marker)
+
+    def hang_up(self) -> None:
+        """The kernel sends SIGHUP to the terminal's session leader."""
+        os.close(self._master)
+        self._master = -1
+
+    def __enter__(self) -> ServeOnTerminal:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._master >= 0:
+            os.close(self._master)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for pid in alive(self.tree):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_a_hang_up_stops_the_whole_tree_and_exits_129(
     demo_profile: tuple[Path, dict[str, str], int], tmp_path: Path
 ) -> None:
@@ -201,24 +230,13 @@ def test_a_hang_up_stops_the_whole_tree_and_exits_129(
     profile, env, _ = demo_profile
     argv = [sys.executable, "-m", "tui", "serve", "--profile", str(profile), "--variant", "eager",
             "--runs-dir", str(tmp_path / "runs")]
-    process, master = serve_on_a_terminal(argv, env)
-    tree: list[int] = []
-    try:
-        read_terminal_until(master, "Ready: the API answers.")
-        tree = descendants(process.pid)
-        assert len(tree) >= 2, "vllm serve and its EngineCore run under the CLI"
-        os.close(master)  # the hang-up: the kernel sends SIGHUP to the terminal's session leader
-        master = -1
-        assert process.wait(timeout=60) == 128 + signal.SIGHUP
-        assert not alive(tree), "nothing of the server's tree outlives the hang-up"
-    finally:
-        if master >= 0:
-            os.close(master)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for pid in alive(tree):
-            os.kill(pid, signal.SIGKILL)
+    with ServeOnTerminal(argv, env) as serve:
+        serve.read_until("Ready: the API answers.")
+        serve.tree = descendants(serve.process.pid)
+        assert len(serve.tree) >= 2, "vllm serve and its EngineCore run under the CLI"
+        serve.hang_up()
+        assert serve.process.wait(timeout=60) == 128 + signal.SIGHUP
+        assert not alive(serve.tree), "nothing of the server's tree outlives the hang-up"
     stop = json.loads((only_run_dir(tmp_path / "runs") / "stop.json").read_text())
     assert stop["how"] == "stopped" and "SIGHUP" in stop["asked_by"] and stop["survivors"] == []
 
@@ -232,28 +250,16 @@ def test_under_nohup_a_hang_up_leaves_the_server_serving_and_sigterm_stops_it(
     profile, env, port = demo_profile
     argv = [sys.executable, "-m", "tui", "serve", "--profile", str(profile), "--variant", "eager",
             "--runs-dir", str(tmp_path / "runs")]
-    process, master = serve_on_a_terminal(argv, env, ignore=(signal.SIGHUP, signal.SIGINT))
-    tree: list[int] = []
-    try:
-        seen = read_terminal_until(master, "Ready: the API answers.")
-        assert "SIGHUP is ignored (nohup)" in seen
-        tree = descendants(process.pid)
-        os.close(master)  # the hang-up: SIGHUP comes, and is ignored as nohup asked
-        master = -1
+    with ServeOnTerminal(argv, env, ignore=(signal.SIGHUP, signal.SIGINT)) as serve:
+        assert "SIGHUP is ignored (nohup)" in serve.read_until("Ready: the API answers.")
+        serve.tree = descendants(serve.process.pid)
+        serve.hang_up()  # SIGHUP comes, and is ignored as nohup asked
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=30) as reply:
             assert reply.status == 200, "still serving after the terminal went away"
-        assert process.poll() is None
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 128 + signal.SIGTERM, "SIGTERM ended it, not the hang-up"
-        assert not alive(tree)
-    finally:
-        if master >= 0:
-            os.close(master)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for pid in alive(tree):
-            os.kill(pid, signal.SIGKILL)
+        assert serve.process.poll() is None
+        serve.process.send_signal(signal.SIGTERM)
+        assert serve.process.wait(timeout=60) == 128 + signal.SIGTERM, "SIGTERM ended it, not the hang-up"
+        assert not alive(serve.tree)
     stop = json.loads((only_run_dir(tmp_path / "runs") / "stop.json").read_text())
     assert stop["how"] == "stopped" and "SIGTERM" in stop["asked_by"] and stop["survivors"] == []
 
